@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from bench.cli.render import print_run
@@ -32,6 +33,19 @@ def add_parser(sub) -> None:
                                         "or builtin:tiny-detoxify (random, for tests)")
     p.add_argument("--classifier-path", type=Path, help="local Detoxify checkpoint folder or HF classifier folder")
     p.add_argument("--classifier-label", help="the classifier's toxic label (default: toxicity / toxic)")
+    p.add_argument("--mode", choices=("loglikelihood", "generate"), default="loglikelihood",
+                   help="multiple-choice tasks: score options by log-likelihood (default) or generate an answer "
+                        "letter")
+    p.add_argument("--chat-template", default="auto", help="generate mode: auto (the model's, if it has one), "
+                   "none (plain prompt) or a file holding a Jinja chat template")
+    p.add_argument("--system-prompt", help="generate mode: a system message")
+    p.add_argument("--max-new-tokens", type=int, help="generate mode: answer token budget (default 32)")
+    p.add_argument("--max-think-tokens", type=int, help="generate mode: reasoning token budget; a think block "
+                   "still open then is closed and the answer gets --max-new-tokens")
+    p.add_argument("--enable-thinking", action=argparse.BooleanOptionalAction, default=None,
+                   help="generate mode: pass enable_thinking to templates that take it (Qwen3)")
+    p.add_argument("--num-fewshot", type=int, default=0,
+                   help="few-shot examples per item, drawn seeded from a held-out split (both modes)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
 
@@ -55,7 +69,7 @@ def run(args) -> int:
                         "qdbench run configs/matrices/X.yaml)")
     if args.data_dir is not None and (args.suite or "," in args.tasks):
         raise UserError("--data-dir applies to one task; run tasks with their own data one at a time")
-    for flag in ("batch_tokens", "chunk_items", "samples"):
+    for flag in ("batch_tokens", "chunk_items", "samples", "max_new_tokens", "max_think_tokens"):
         if getattr(args, flag) is not None and getattr(args, flag) <= 0:
             raise UserError(f"--{flag.replace('_', '-')} must be positive (got {getattr(args, flag)})")
     out_folder(args.out)
@@ -67,7 +81,7 @@ def run(args) -> int:
                       seed=args.seed, device=args.device,
                       dtype=args.dtype, batch_tokens=args.batch_tokens, chunk_items=args.chunk_items,
                       revision=args.revision, trust_remote_code=args.trust_remote_code, quiet=args.quiet,
-                      task_options=task_options)
+                      task_options=task_options, **generation_options(args))
     if args.suite:
         from bench.exec.suite import load_suite, suite_runs
 
@@ -81,3 +95,32 @@ def run(args) -> int:
         print_run(manifest, metrics, task.spec.metrics)
         print(f"run folder: {run_dir}")
     return 0
+
+
+def chat_template_setting(value: str) -> str:
+    """auto, none, or the text of a template file (so the run key follows the template's content)."""
+    if value in ("auto", "none"):
+        return value
+    path = Path(value)
+    if not path.is_file():
+        raise UserError(f"--chat-template {value}: expected auto, none or a template file")
+    text = path.read_text(encoding="utf-8")
+    if not text.strip():
+        raise UserError(f"--chat-template {value}: the file is empty")
+    return text
+
+
+def generation_options(args) -> dict:
+    generative = {"chat_template": args.chat_template != "auto", "system_prompt": args.system_prompt is not None,
+                  "max_new_tokens": args.max_new_tokens is not None,
+                  "max_think_tokens": args.max_think_tokens is not None,
+                  "enable_thinking": args.enable_thinking is not None}
+    given = [f"--{k.replace('_', '-')}" for k, v in generative.items() if v]
+    if args.mode != "generate" and given:
+        raise UserError(f"{', '.join(given)}: only with --mode generate")
+    if args.num_fewshot < 0:
+        raise UserError(f"--num-fewshot must be 0 or more (got {args.num_fewshot})")
+    return {"mode": args.mode, "chat_template": chat_template_setting(args.chat_template),
+            "system_prompt": args.system_prompt, "max_new_tokens": args.max_new_tokens,
+            "max_think_tokens": args.max_think_tokens, "enable_thinking": args.enable_thinking,
+            "num_fewshot": args.num_fewshot}

@@ -42,7 +42,14 @@ def print_run(manifest: dict, metrics: dict, names: list[str]) -> None:
     title = f"{manifest['task']['name']} · {model['spec']}"
     if variant.get("name") not in (None, "base"):
         title += f" · {variant['name']}"
+    generative = metrics.get("mode") == "generate"
+    if generative:
+        from bench.metrics.reasoning import STAT_NAMES
+
+        names = [n for n in names if n not in STAT_NAMES]
     console.print(metrics_table(metrics, names, title))
+    if generative:
+        print_generation(metrics)
     data = manifest["data"]
     console.print(f"data: {data['origin']} ({data['n_items']} of {data['n_items_available']} items); "
                   f"model {model['kind']} {model['fingerprint'].get('sha256', model.get('revision', ''))[:12]}")
@@ -52,3 +59,12 @@ def print_run(manifest: dict, metrics: dict, names: list[str]) -> None:
     if str(manifest["task"].get("options", {}).get("classifier", "")).startswith("builtin:"):
         console.print("[bold yellow]note: the built-in toxicity classifier is random-initialized: its toxicity "
                       "scores are meaningless.[/]")
+
+
+def print_generation(metrics: dict) -> None:
+    """Parse failures and reasoning statistics of a generative run, overall and per group."""
+    from bench.metrics.reasoning import STAT_NAMES
+
+    console.print(metrics_table(metrics, list(STAT_NAMES), "answers and reasoning"))
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(metrics.get("parse_status_counts", {}).items()))
+    console.print(f"parse status: {counts}; unparseable answers: {metrics.get('unparseable', '')}")

@@ -17,9 +17,10 @@ from bench.data.sampling import stratified_sample
 from bench.errors import UserError
 from bench.models.hf import HFBackend
 from bench.models.loading import ModelRef, fingerprint
-from bench.models.requests import GenerationRequest, LoglikelihoodRequest
+from bench.models.requests import ChatRequest, GenerationRequest, LoglikelihoodRequest
 from bench.store.provenance import digest, hardware, libraries
 from bench.store.runs import RunStore
+from bench.tasks import fewshot, generative
 from bench.tasks.base import Task
 
 SCHEMA = "qdbench.run/1"
@@ -43,6 +44,23 @@ class RunOptions:
     run_name: str | None = None
     quiet: bool = False
     task_options: dict = field(default_factory=dict)  # override the task YAML's `options:` (e.g. classifier)
+    mode: str = "loglikelihood"  # or "generate": multiple choice answered in generated text
+    chat_template: str = "auto"  # generate mode: auto | none | the template text
+    system_prompt: str | None = None
+    max_new_tokens: int | None = None
+    max_think_tokens: int | None = None
+    enable_thinking: bool | None = None
+    num_fewshot: int = 0  # both modes: examples drawn from a seeded held-out split
+
+    def generation_options(self) -> dict:
+        """The settings that shape prompts and answers, as task options (so they enter the run key); empty
+        for a zero-shot log-likelihood run, whose key is unchanged."""
+        out: dict = {"num_fewshot": self.num_fewshot} if self.num_fewshot else {}
+        if self.mode == "generate":
+            out.update(mode="generate", chat_template=self.chat_template, system_prompt=self.system_prompt,
+                       max_new_tokens=self.max_new_tokens, max_think_tokens=self.max_think_tokens,
+                       enable_thinking=self.enable_thinking)
+        return out
 
 
 @dataclass
@@ -59,7 +77,7 @@ class Prepared:
 def with_options(task: Task, opts: RunOptions) -> Task:
     """The task with `opts.task_options` over its YAML options, plus the run seed for seeded hooks."""
     options = {**task.spec.options, **{k: v for k, v in opts.task_options.items() if v is not None},
-               "run_seed": opts.seed}
+               **opts.generation_options(), "run_seed": opts.seed}
     return dataclasses.replace(task, spec=task.spec.model_copy(update={"options": options}))
 
 
@@ -69,18 +87,39 @@ def prepare(task: Task, opts: RunOptions) -> Prepared:
     task = with_options(task, opts)
     if hasattr(task.hooks, "setup"):
         task.hooks.setup(task)  # e.g. load a scoring model: its errors come before any work
+    if opts.mode not in ("loglikelihood", "generate"):
+        raise UserError(f"--mode '{opts.mode}': expected loglikelihood or generate")
+    if opts.mode == "generate":
+        generative.check_task(task)
     dataset = data_store.load(task.spec, opts.data_dir, sample=opts.sample_data)
-    keep = stratified_sample(dataset.docs, opts.limit, task.spec.stratify_by or task.spec.group_by, opts.seed)
-    docs = [dataset.docs[i] for i in keep]
+    pool, candidates = [], dataset.docs
+    if opts.num_fewshot:
+        pool, candidates = fewshot_split(task, dataset.docs, opts)
+    keep = stratified_sample(candidates, opts.limit, task.spec.stratify_by or task.spec.group_by, opts.seed)
+    docs = [candidates[i] for i in keep]
+    if pool:
+        pool_ids = [task.item_id(d) for d in pool]
+        docs = [{**d, "__fewshot__": [pool[j] for j in fewshot.draw(pool_ids, task.item_id(d), opts.num_fewshot,
+                                                                    opts.seed)]} for d in docs]
     ids = [task.item_id(d) for d in docs]
     if len(set(ids)) != len(ids):
         raise UserError(f"task '{task.name}': item ids are not unique in {dataset.path}")
     return Prepared(task, dataset, docs, ids, task.check_docs(docs))
 
 
+def fewshot_split(task: Task, docs: list[dict], opts: RunOptions) -> tuple[list[dict], list[dict]]:
+    """(few-shot examples, items to evaluate): a seeded held-out split; examples need gold answers."""
+    if opts.num_fewshot < 0:
+        raise UserError(f"--num-fewshot must be 0 or more (got {opts.num_fewshot})")
+    if task.spec.prompt.gold is None or (opts.mode != "generate" and hasattr(task.hooks, "requests")):
+        raise UserError(f"--num-fewshot: task '{task.name}' has no gold answers to show as examples")
+    pool, rest = fewshot.split([task.item_id(d) for d in docs], opts.num_fewshot, opts.seed)
+    return [docs[i] for i in pool], [docs[i] for i in rest]
+
+
 def run_dir_for(opts: RunOptions, ref: ModelRef, task: Task) -> Path:
     name = opts.run_name or ref.slug
-    return opts.out / name / task.name
+    return opts.out / name / (f"{task.name}-generate" if opts.mode == "generate" else task.name)
 
 
 def evaluate(ref: ModelRef, tasks: list[Task], opts: RunOptions | list[RunOptions],
@@ -109,7 +148,8 @@ def evaluate(ref: ModelRef, tasks: list[Task], opts: RunOptions | list[RunOption
 def answer(backend, requests: list) -> list:
     """Send each kind of request to the backend method that answers it, keeping the order."""
     out: list = [None] * len(requests)
-    for kind, method in ((LoglikelihoodRequest, "loglikelihood"), (GenerationRequest, "generate")):
+    for kind, method in ((LoglikelihoodRequest, "loglikelihood"), (GenerationRequest, "generate"),
+                         (ChatRequest, "generate_chat")):
         idx = [i for i, r in enumerate(requests) if isinstance(r, kind)]
         if idx:
             for i, res in zip(idx, getattr(backend, method)([requests[i] for i in idx]), strict=True):
@@ -165,7 +205,8 @@ def _run_one(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepared, 
                  "template_hash": p.task.spec.template_hash(), "options": p.task.spec.options},
         "data": {**p.dataset.provenance(), "n_items_available": len(p.dataset.docs), "n_items": len(p.ids),
                  "limit": opts.limit, "items_sha256": digest(p.ids)},
-        "settings": {"batch_tokens": opts.batch_tokens, "chunk_items": opts.chunk_items},
+        "settings": {"batch_tokens": opts.batch_tokens, "chunk_items": opts.chunk_items, "mode": opts.mode,
+                     "num_fewshot": opts.num_fewshot, **generative.provenance(backend, p.task)},
         "seed": opts.seed,
         "libraries": libraries(),
         "hardware": hardware(backend.device),
