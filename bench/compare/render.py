@@ -96,3 +96,25 @@ def print_comparison(comparison: dict, settings: dict) -> None:
     trans = transitions_table(comparison)
     if trans is not None:
         console.print(trans)
+    if comparison.get("reasoning"):
+        console.print(reasoning_table(comparison["reasoning"]))
+
+
+def reasoning_table(doc: dict) -> Table:
+    """Paired changes in reasoning and parsing, and the flipped answers with their reasoning-length change."""
+    table = Table(title="reasoning (variant − base, paired)", title_justify="left")
+    for col in ("statistic", "base", "variant", "Δ", "95% CI"):
+        table.add_column(col, justify="left" if col == "statistic" else "right")
+    for name, r in doc["deltas"].items():
+        table.add_row(name, _f(r["base"]), _f(r["variant"]), _f(r["delta"], signed=True),
+                      f"[{_f(r['ci_low'])}, {_f(r['ci_high'])}]")
+    flips = doc["flips"]
+    table.add_row("answers flipped", "", "", str(flips["n_flipped"]),
+                  f"Δ reasoning {_f(flips['reasoning_delta_mean_flipped'], signed=True)} tokens "
+                  f"(unflipped {_f(flips['reasoning_delta_mean_unflipped'], signed=True)}); "
+                  f"shorter {flips['flipped_with_shorter_reasoning']}, longer {flips['flipped_with_longer_reasoning']}")
+    if "became_wrong" in flips:
+        table.add_row("became wrong / right", "", "", f"{flips['became_wrong']} / {flips['became_right']}",
+                      f"Δ reasoning {_f(flips['reasoning_delta_mean_became_wrong'], signed=True)} / "
+                      f"{_f(flips['reasoning_delta_mean_became_right'], signed=True)}")
+    return table

@@ -14,11 +14,15 @@ Schema `qdbench.compare/1` (undefined numbers are null):
               "transitions": null | {"categories": [..], "rows": "base", "columns": "variant",
                                      "overall": [[int]], "by_subset": {VALUE: [[int]]},
                                      "by_group": {FIELD: {VALUE: [[int]]}}}},
+    "reasoning": null | REASONING (both runs generative),
     "plots": {"deltas": [paths], "transitions": [paths]}}]
 }
 RUN  = {"run", "label", "model", "fingerprint", "variant", "dtype"}
 ROW  = {"n_items", "base", "variant", "delta", "ci_low", "ci_high", "p_value", "p_adjusted", "significant",
         "n_undefined_resamples", "discordant": {"base_only_correct", "variant_only_correct"} (McNemar only)}
+REASONING = {"n_items", "deltas": {NAME: {"base", "variant", "delta", "ci_low", "ci_high"}} (paired bootstrap;
+             reasoning_tokens_mean_all, reasoning_share, parse_success_rate, reasoning_truncated_share),
+             "flips": {"n_flipped", "reasoning_delta_mean_flipped", ..., "became_wrong", "became_right"}}
 FLIP = {"n_items", "n_flipped", "flip_rate", "became_biased", "stopped_biased"} (the last two with transitions)
 
 `p_value` is the test's raw p-value; `p_adjusted`/`significant` correct across the groups of one metric and
@@ -36,6 +40,7 @@ import pandas as pd
 from bench import __version__
 from bench.compare.pairing import Pair, require_columns
 from bench.compare.registry import MetricDef, TaskComparator, comparator_for
+from bench.metrics import reasoning
 from bench.metrics.groups import clean
 from bench.stats import adjust_pvalues, flip_rate, mcnemar_exact, paired_bootstrap, paired_permutation_test
 from bench.stats.flips import BIASED, transition_matrix
@@ -117,6 +122,7 @@ def compare_flips(comp: TaskComparator, pair: Pair, fields: list[str]) -> dict:
                      None if kv is None else kv[values == g]) for g in sorted(set(values))}
     if kb is not None:
         cats = list(comp.kind_categories)
+        cats += sorted((set(kb) | set(kv)) - set(cats))  # e.g. unparseable answers of generative runs
 
         def matrix(mask: np.ndarray) -> list[list[int]]:
             return transition_matrix(kb[mask], kv[mask], cats).to_numpy().tolist()
@@ -142,6 +148,7 @@ def compare_pair(pair: Pair, cfg: dict) -> dict:
     fields = group_fields(pair)
     cb, cv = comp.columns(pair.base_items), comp.columns(pair.variant_items)
     fp = [(r.manifest.get("model") or {}).get("fingerprint") for r in (pair.base, pair.variant)]
+    both_generative = reasoning.is_generative(pair.base_items) and reasoning.is_generative(pair.variant_items)
     return {
         "task": pair.task,
         "base": pair.base.describe(),
@@ -151,6 +158,8 @@ def compare_pair(pair: Pair, cfg: dict) -> dict:
         "same_weights": bool(fp[0] and fp[0] == fp[1]),
         "metrics": [compare_metric(m, pair, cb, cv, fields, cfg) for m in comp.metrics],
         "flips": compare_flips(comp, pair, fields),
+        "reasoning": reasoning.paired(pair.base_items, pair.variant_items, cfg["n_resamples"], cfg["seed"],
+                                      cfg["confidence"]) if both_generative else None,
         "plots": {},
     }
 

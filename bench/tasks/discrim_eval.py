@@ -22,3 +22,19 @@ def record(task, doc: dict, results: list) -> dict:
 
 def compute(df: pd.DataFrame) -> dict[str, float | None]:
     return discrim.compute(df)
+
+
+def generative_item(task, doc: dict):
+    """Generate mode: the paper's decision question, answered yes (A) or no (B)."""
+    from bench.tasks.generative import Item
+
+    return Item(f"{doc['filled_template']}\n\nPlease answer the above question with either \"yes\" or \"no\".",
+                ["yes", "no"], None)
+
+
+def generative_record(task, doc: dict, choice: int | None) -> dict:
+    return {"decision_yes": None if choice is None else choice == 0}
+
+
+def generative_compute(df: pd.DataFrame) -> dict[str, float | None]:
+    return discrim.generative_metrics(df)
