@@ -84,13 +84,13 @@ def with_options(task: Task, opts: RunOptions) -> Task:
 def prepare(task: Task, opts: RunOptions) -> Prepared:
     if opts.limit is not None and opts.limit <= 0:
         raise UserError(f"--limit must be a positive number of items (got {opts.limit})")
-    task = with_options(task, opts)
-    if hasattr(task.hooks, "setup"):
-        task.hooks.setup(task)  # e.g. load a scoring model: its errors come before any work
     if opts.mode not in ("loglikelihood", "generate"):
         raise UserError(f"--mode '{opts.mode}': expected loglikelihood or generate")
     if opts.mode == "generate":
         generative.check_task(task)
+    task = with_options(task, opts)
+    if hasattr(task.hooks, "setup"):
+        task.hooks.setup(task)  # e.g. load a scoring model: its errors come before any work
     dataset = data_store.load(task.spec, opts.data_dir, sample=opts.sample_data)
     pool, candidates = [], dataset.docs
     if opts.num_fewshot:

@@ -234,53 +234,49 @@ class HFBackend:
     def generate_chat(self, requests: Sequence[ChatRequest],
                       progress: Callable[[int], None] | None = None) -> list[ChatResult]:
         """Answers to chat requests: rendered through a chat template where there is one, with an optional
-        thinking budget (a block still open when it runs out is closed with `think_end` before the answer)."""
+        thinking budget (a block still open when it runs out is closed with `think_end` before the answer).
+        Where the template itself opens the block (the prompt ends with `<think>`), the text starts with it."""
         for r in requests:
             if r.max_new_tokens <= 0 or (r.max_think_tokens is not None and r.max_think_tokens <= 0) \
                     or r.temperature < 0 or not 0 < r.top_p <= 1:
                 raise ValueError(f"bad generation settings: {r}")
         rendered = [self.render_chat(r) for r in requests]
-        prompts = [ids for ids, _ in rendered]
-        n = len(requests)
         think = [i for i, r in enumerate(requests) if r.max_think_tokens is not None]
-        first: dict[int, tuple[str, list[int], bool]] = {}
-        if think:
-            specs = [_Spec(requests[i].max_think_tokens, requests[i].temperature, requests[i].top_p,
-                           requests[i].seed, (requests[i].think_end,), keep_stop=True) for i in think]
-            for i, res in zip(think, self._generate_batched([prompts[i] for i in think], specs), strict=True):
-                first[i] = res
-        second_prompts, second_specs, rows, forced = [], [], [], [False] * n
+        specs = [_Spec(requests[i].max_think_tokens, requests[i].temperature, requests[i].top_p, requests[i].seed,
+                       (requests[i].think_end,), keep_stop=True) for i in think]
+        first = dict(zip(think, self._generate_batched([rendered[i][0] for i in think], specs), strict=True))
+        answer_rows, answer_prompts, answer_specs = [], [], []
+        closing: dict[int, list[int]] = {}
         for i, r in enumerate(requests):
-            ids = list(prompts[i])
+            ids = list(rendered[i][0])
             if i in first:
                 text, toks, ended = first[i]
                 if ended and r.think_end not in text:
-                    continue  # answered without thinking, within the budget
-                ids += toks
+                    continue  # it answered without a reasoning block, within the budget
                 if r.think_end not in text:
-                    forced[i] = True
-                    ids += self.tokenizer("\n" + r.think_end + "\n\n", add_special_tokens=False)["input_ids"]
-            second_prompts.append(ids)
-            second_specs.append(_Spec(r.max_new_tokens, r.temperature, r.top_p, r.seed + 1 if i in first else r.seed,
-                                      ()))
-            rows.append(i)
-        second = dict(zip(rows, self._generate_batched(second_prompts, second_specs), strict=True))
+                    closing[i] = self.tokenizer(f"\n{r.think_end}\n\n", add_special_tokens=False)["input_ids"]
+                ids += toks + closing.get(i, [])
+            answer_rows.append(i)
+            answer_prompts.append(ids)
+            answer_specs.append(_Spec(r.max_new_tokens, r.temperature, r.top_p, r.seed + (i in first), ()))
+        answers = dict(zip(answer_rows, self._generate_batched(answer_prompts, answer_specs), strict=True))
         out = []
         for i, r in enumerate(requests):
-            head, head_toks = (first[i][0], first[i][1]) if i in first else ("", [])
-            if forced[i]:
-                head += "\n" + r.think_end + "\n\n"
-            tail, tail_toks, ended = second.get(i, ("", [], True))
-            text = head + tail
-            if i in first and i not in second:
-                text, tail_toks, ended = first[i][0], first[i][1], first[i][2]
-                head_toks = []
-            out.append(ChatResult(text=text, prompt_tokens=len(prompts[i]), new_tokens=len(head_toks) + len(tail_toks),
-                                  think_tokens=self._think_tokens(text, r.think_end, head_toks),
-                                  think_forced_close=forced[i], hit_max_new_tokens=not ended,
+            head, head_toks = ("", []) if i not in first or i not in answers else first[i][:2]
+            if i in closing:
+                head += f"\n{r.think_end}\n\n"
+            tail, tail_toks, ended = answers.get(i) or first[i]
+            text = ("<think>\n" if rendered[i][2] else "") + head + tail
+            if i in first and i in answers:
+                think_tokens = len(head_toks)
+            else:
+                think_tokens = self._think_tokens(text, r.think_end, tail_toks)
+            out.append(ChatResult(text=text, prompt_tokens=len(rendered[i][0]),
+                                  new_tokens=len(head_toks) + len(tail_toks), think_tokens=think_tokens,
+                                  think_forced_close=i in closing, hit_max_new_tokens=not ended,
                                   template_used=rendered[i][1]))
         if progress:
-            progress(n)
+            progress(len(requests))
         return out
 
     def chat_template_for(self, setting: str) -> str | None:
@@ -291,25 +287,23 @@ class HFBackend:
             return getattr(self.tokenizer, "chat_template", None) or None
         return setting
 
-    def render_chat(self, r: ChatRequest) -> tuple[list[int], bool]:
-        """Prompt token ids, and whether a chat template made them."""
+    def render_chat(self, r: ChatRequest) -> tuple[list[int], bool, bool]:
+        """Prompt token ids, whether a chat template made them, and whether it opened a reasoning block."""
         template = self.chat_template_for(r.chat_template) if r.messages else None
         if template is None:
-            return (self._encode(r.prompt) if r.prompt else [self._prefix]), False
+            return (self._encode(r.prompt) if r.prompt else [self._prefix]), False, False
         kwargs = {} if r.enable_thinking is None else {"enable_thinking": r.enable_thinking}
         text = self.tokenizer.apply_chat_template([{"role": role, "content": c} for role, c in r.messages],
                                                   chat_template=template, tokenize=False,
                                                   add_generation_prompt=True, **kwargs)
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"], True
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return ids, True, text.rstrip().endswith("<think>")
 
-    def _think_tokens(self, text: str, think_end: str, head_toks: list[int]) -> int:
-        """Tokens of the reasoning block: everything up to its closing tag (or all of it, when it never closed
-        and there is an opening tag)."""
+    def _think_tokens(self, text: str, think_end: str, toks: list[int]) -> int:
+        """Generated tokens of the reasoning block: up to its closing tag, or all when it never closed."""
         if think_end in text:
-            return len(self.tokenizer(text[:text.rindex(think_end)], add_special_tokens=False)["input_ids"])
-        if "<think>" in text:
-            return len(head_toks) or len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-        return 0
+            return len(_tokens_covering(self.tokenizer, toks, len(text[:text.rindex(think_end)])))
+        return len(toks) if "<think>" in text else 0
 
     def _generate_batched(self, prompts: list[list[int]], specs: list[_Spec],
                           progress: Callable[[int], None] | None = None) -> list[tuple[str, list[int], bool]]:
