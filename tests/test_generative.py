@@ -235,3 +235,34 @@ def test_accuracy_all_items_counts_unparseable_as_wrong():
     m = generative.task_compute(task)(df)
     assert m["accuracy"] == 0.5 and m["accuracy_all_items"] == pytest.approx(1 / 3)
     assert m["accuracy_contradiction"] is None  # the only contradiction item did not parse
+
+
+@pytest.mark.parametrize("name", ["reasoning-smollm2", "reasoning-qwen3", "reasoning-r1-distill"])
+def test_reasoning_matrices_plan(name):
+    from bench.exec.family import member_settings
+    from bench.exec.plan import load_matrix, plan
+    from bench.paths import repo_root
+
+    runs = plan(load_matrix(repo_root() / "configs" / "matrices" / f"{name}.yaml"))
+    assert runs and all(r.settings is not None and r.settings.mode == "generate" for r in runs)
+    assert all(set(member_settings(r.settings)) <= {f.name for f in dataclasses.fields(RunOptions)} for r in runs)
+    assert len({r.family for r in runs}) == 2
+
+
+def test_matrix_members_run_with_their_own_settings(tmp_path):
+    template = tmp_path / "chat.jinja"
+    template.write_text(TEMPLATE)
+    matrix = tmp_path / "m.yaml"
+    matrix.write_text(f"""name: m
+families:
+  - {{base: "builtin:tiny-llama", name: plain, run: {{mode: generate, chat_template: none, max_new_tokens: 3}}}}
+  - {{base: "builtin:tiny-llama", name: chat, run: {{mode: generate, chat_template: "{template}", max_new_tokens: 3}}}}
+tasks: [bbq]
+limit: 3
+sample_data: true
+""")
+    assert main(["run", str(matrix), "--out", str(tmp_path / "runs"), "--quiet"]) == 0
+    plain = items(tmp_path / "runs" / "plain" / "base" / "bbq-generate")
+    chat = items(tmp_path / "runs" / "chat" / "base" / "bbq-generate")
+    assert not plain["template_used"].any() and chat["template_used"].all()
+    assert list(plain["item_id"]) == list(chat["item_id"])

@@ -97,19 +97,6 @@ def run(args) -> int:
     return 0
 
 
-def chat_template_setting(value: str) -> str:
-    """auto, none, or the text of a template file (so the run key follows the template's content)."""
-    if value in ("auto", "none"):
-        return value
-    path = Path(value)
-    if not path.is_file():
-        raise UserError(f"--chat-template {value}: expected auto, none or a template file")
-    text = path.read_text(encoding="utf-8")
-    if not text.strip():
-        raise UserError(f"--chat-template {value}: the file is empty")
-    return text
-
-
 def generation_options(args) -> dict:
     generative = {"chat_template": args.chat_template != "auto", "system_prompt": args.system_prompt is not None,
                   "max_new_tokens": args.max_new_tokens is not None,
@@ -120,6 +107,8 @@ def generation_options(args) -> dict:
         raise UserError(f"{', '.join(given)}: only with --mode generate")
     if args.num_fewshot < 0:
         raise UserError(f"--num-fewshot must be 0 or more (got {args.num_fewshot})")
+    from bench.tasks.generative import chat_template_setting
+
     return {"mode": args.mode, "chat_template": chat_template_setting(args.chat_template),
             "system_prompt": args.system_prompt, "max_new_tokens": args.max_new_tokens,
             "max_think_tokens": args.max_think_tokens, "enable_thinking": args.enable_thinking,

@@ -47,7 +47,22 @@ def run_matrix(matrix: Matrix, opts: RunOptions) -> list[FamilyRun]:
             ref, described, recipe_hash = materialize(bases[family], recipe), recipe.model_dump(), recipe.hash()
         tasks = [get_task(r.task) for r in group]
         vopts = replace(opts, run_name=first.run_name, variant={
-            "family": family, "name": variant, "recipe": described, "recipe_hash": recipe_hash})
+            "family": family, "name": variant, "recipe": described, "recipe_hash": recipe_hash},
+            **member_settings(first.settings))
         dirs = evaluate(ref, tasks, vopts)
         out.append(FamilyRun(family, variant, ref.path, {t.name: d for t, d in zip(tasks, dirs, strict=True)}))
+    return out
+
+
+def member_settings(settings) -> dict:
+    """A family's `run:` settings as RunOptions fields (a template file read, so the run key follows it)."""
+    if settings is None:
+        return {}
+    from bench.paths import repo_root
+    from bench.tasks.generative import chat_template_setting
+
+    out = settings.model_dump()
+    if out["chat_template"] not in ("auto", "none"):
+        path = Path(out["chat_template"])
+        out["chat_template"] = chat_template_setting(str(path if path.is_absolute() else repo_root() / path))
     return out

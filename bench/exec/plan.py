@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -26,9 +27,24 @@ class DistilledVariant(BaseModel):
     distill: dict
 
 
+class MemberSettings(BaseModel):
+    """How a family's members answer (RunOptions fields): e.g. a reasoning model with thinking on and off, or an
+    instruct model with and without its chat template, as two families of one matrix."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    mode: Literal["loglikelihood", "generate"] = "loglikelihood"
+    chat_template: str = Field("auto", description="auto, none, or a template file (relative to the repository)")
+    system_prompt: str | None = None
+    max_new_tokens: int | None = Field(None, gt=0)
+    max_think_tokens: int | None = Field(None, gt=0)
+    enable_thinking: bool | None = None
+    num_fewshot: int = Field(0, ge=0)
+
+
 class Family(BaseModel):
     model_config = ConfigDict(extra="forbid")
     base: str = Field(description="builtin:NAME, a local folder or a hub id")
+    run: MemberSettings | None = Field(None, description="generation settings shared by this family's runs")
     revision: str | None = None
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9][\w.-]*$", description="family name; default from base")
     variants: list[str | DistilledVariant] = Field(
@@ -69,6 +85,7 @@ class PlannedRun:
     variant: str
     recipe: Recipe | DistillConfig | None
     task: str
+    settings: MemberSettings | None = None
 
     @property
     def run_name(self) -> str:
@@ -106,5 +123,5 @@ def plan(matrix: Matrix) -> list[PlannedRun]:
             raise UserError(f"matrix '{matrix.name}': a variant may not be called 'base'")
         for name, recipe in [("base", None), *variants]:
             for task in tasks:
-                runs.append(PlannedRun(fname, fam.base, fam.revision, name, recipe, task))
+                runs.append(PlannedRun(fname, fam.base, fam.revision, name, recipe, task, fam.run))
     return runs

@@ -17,6 +17,7 @@ import hashlib
 import random
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,19 @@ class Item:
     question: str
     options: list[str]  # in the task's own order; `choice` and `gold` index into it
     gold: int | None
+
+
+def chat_template_setting(value: str) -> str:
+    """auto, none, or the text of a template file (so the run key follows the template's content)."""
+    if value in ("auto", "none"):
+        return value
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise UserError(f"--chat-template {value}: expected auto, none or a template file")
+    text = path.read_text(encoding="utf-8")
+    if not text.strip():
+        raise UserError(f"--chat-template {value}: the file is empty")
+    return text
 
 
 def is_generative(task) -> bool:
