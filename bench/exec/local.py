@@ -58,7 +58,8 @@ class RunOptions:
         for a zero-shot log-likelihood run, whose key is unchanged."""
         out: dict = {"num_fewshot": self.num_fewshot} if self.num_fewshot else {}
         if self.mode == "generate":
-            out.update(mode="generate", chat_template=self.chat_template, system_prompt=self.system_prompt,
+            out.update(mode="generate", prompt_format=generative.prompt_format(), chat_template=self.chat_template,
+                       system_prompt=self.system_prompt,
                        max_new_tokens=self.max_new_tokens, max_think_tokens=self.max_think_tokens,
                        enable_thinking=self.enable_thinking)
         return out

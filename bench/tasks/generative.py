@@ -28,7 +28,7 @@ from bench.metrics.groups import metrics_doc
 from bench.models.requests import ChatRequest, ChatResult
 from bench.tasks.answer_extraction import LETTERS, extract_choice
 
-INSTRUCTION = 'Answer with the letter of the correct option ({letters}). End your reply with "Answer: X".'
+INSTRUCTION = "Answer with the letter of the correct option ({letters})."
 DEFAULT_MAX_NEW_TOKENS = 32
 
 
@@ -50,6 +50,14 @@ def chat_template_setting(value: str) -> str:
     if not text.strip():
         raise UserError(f"--chat-template {value}: the file is empty")
     return text
+
+
+def prompt_format() -> str:
+    """A hash of how items are put to the model (instruction, lettering, shots): part of every generative run's
+    key, so a change here never reuses an older run."""
+    it = Item("Q?", ["x", "y"], 0)
+    blob = question_text(it, [0, 1]) + "|Answer: B|\nAnswer:"
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def is_generative(task) -> bool:
