@@ -266,3 +266,23 @@ sample_data: true
     chat = items(tmp_path / "runs" / "chat" / "base" / "bbq-generate")
     assert not plain["template_used"].any() and chat["template_used"].all()
     assert list(plain["item_id"]) == list(chat["item_id"])
+
+
+def test_generative_runs_of_tasks_without_gold_compare(tiny_backend, tmp_path, monkeypatch):
+    from bench.compare import pairing, report
+
+    def answer(text):
+        def generate_chat(requests, progress=None):
+            return [ChatResult(text, 10, 3, 0, False, False, True) for _ in requests]
+        return generate_chat
+
+    dirs = []
+    for name, text in (("base", "Answer: A"), ("rtn", "I cannot tell.")):
+        monkeypatch.setattr(tiny_backend, "generate_chat", answer(text))
+        dirs += evaluate(tiny_backend.ref, [get_task("crows_pairs")], opts(tmp_path, run_name=f"f/{name}"),
+                         backend=tiny_backend)
+    pair = pairing.pair(pairing.load(dirs[0]), pairing.load(dirs[1]))
+    doc = report.compare_pair(pair, report.settings(100, 0, "holm"))
+    (m,) = doc["metrics"]
+    assert m["name"] == "parse_success_rate" and m["overall"]["delta"] == -1.0
+    assert doc["flips"]["overall"]["n_flipped"] == 4 and doc["reasoning"]["flips"]["became_unparseable"] == 4

@@ -67,6 +67,18 @@ GENERIC = TaskComparator(
 )
 
 
+def parse_columns(items: pd.DataFrame) -> Columns:
+    return {"correct": items["parsed"].to_numpy(bool).astype(np.float64), "n": np.ones(len(items))}
+
+
+# Generate-mode runs of tasks without pred/gold (StereoSet, CrowS-Pairs, DiscrimEval): whether an answer could be
+# read, and which option was chosen (flips); the reasoning comparison comes on top (bench/metrics/reasoning.py).
+GENERATIVE = TaskComparator(
+    task="*", required=("choice", "parsed"), columns=parse_columns,
+    metrics=(MetricDef("parse_success_rate", ACCURACY, "mcnemar"),), pred_column="choice",
+)
+
+
 def _bbq() -> TaskComparator:
     from bench.compare.bbq import COMPARATOR
 
@@ -82,6 +94,8 @@ def comparator_for(task: str, items_columns: list[str]) -> TaskComparator:
         return COMPARATORS[task]()
     if all(c in items_columns for c in GENERIC.required):
         return GENERIC
+    if all(c in items_columns for c in GENERATIVE.required):
+        return GENERATIVE
     from bench.errors import UserError
 
     raise UserError(f"task '{task}' has no comparison registered (bench/compare/registry.py COMPARATORS) and "
