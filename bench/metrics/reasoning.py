@@ -63,12 +63,14 @@ def paired(base: pd.DataFrame, variant: pd.DataFrame, n_resamples: int = 10_000,
     def mean_of(col: str) -> SumMetric:
         return SumMetric(col, (col, "n"), lambda s: s[col] / np.where(s["n"] == 0, np.nan, s["n"]))
 
-    cols = {"reasoning_tokens": float, "has_reasoning": bool, "parsed": bool, "reasoning_truncated": bool}
+    cols = {"reasoning_tokens": float, "has_reasoning": bool, "parsed": bool, "reasoning_truncated": bool,
+            "new_tokens": float}
     cb = {c: base[c].to_numpy(t).astype(float) for c, t in cols.items()} | {"n": np.ones(len(base))}
     cv = {c: variant[c].to_numpy(t).astype(float) for c, t in cols.items()} | {"n": np.ones(len(variant))}
     deltas = {}
     for name, col in (("reasoning_tokens_mean_all", "reasoning_tokens"), ("reasoning_share", "has_reasoning"),
-                      ("parse_success_rate", "parsed"), ("reasoning_truncated_share", "reasoning_truncated")):
+                      ("parse_success_rate", "parsed"), ("reasoning_truncated_share", "reasoning_truncated"),
+                      ("new_tokens_mean", "new_tokens")):
         boot = paired_bootstrap(mean_of(col), cb, cv, n_resamples=n_resamples, seed=seed, confidence=confidence)
         deltas[name] = {"base": _clean(boot.base), "variant": _clean(boot.variant), "delta": _clean(boot.delta),
                         "ci_low": _clean(boot.ci_low), "ci_high": _clean(boot.ci_high)}
