@@ -85,12 +85,12 @@ def quantize(base_path: str, recipe: Recipe, out: Path, tokenizer, texts: list[s
     _import_llmcompressor()
     import torch
     from llmcompressor import oneshot
-    from loguru import logger
     from transformers import AutoModelForCausalLM
 
     from bench.compress.calibration import tokenized_dataset
+    from bench.logs import route_libraries
 
-    logger.disable("llmcompressor")
+    route_libraries()  # llm-compressor's loguru output into the run's log file, not the terminal
     model = AutoModelForCausalLM.from_pretrained(base_path, revision=revision, dtype="auto", use_safetensors=True)
     kwargs = {}
     if recipe.calibrated:

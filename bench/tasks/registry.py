@@ -1,4 +1,11 @@
-"""The task registry: every `tasks/*.yaml` becomes a Task, with its Python hooks in `bench.tasks.<scorer>`."""
+"""The task registry: every `tasks/*.yaml` becomes a Task, with its Python hooks in `bench.tasks.<scorer>`.
+
+Tasks outside the package come from include folders: `--include-path DIR` (any command), then
+$QDBENCH_INCLUDE_PATH and $QDBENCH_TASKS (os.pathsep-separated folders), then the repository's `tasks/`. A
+task found earlier wins over one of the same name found later. An include folder may also hold the hook and
+data-format modules its task files name (`scorer: my_hooks` is `DIR/my_hooks.py`), used where bench/ has no
+module of that name.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +14,53 @@ import os
 from pathlib import Path
 
 from bench.errors import UserError
-from bench.modules import named_module
+from bench.modules import named_module, set_include_dirs
 from bench.paths import repo_root
 from bench.tasks.base import Task
 from bench.tasks.spec import load_spec
 
+ENV_VARS = ("QDBENCH_INCLUDE_PATH", "QDBENCH_TASKS")
+_included: list[Path] = []
+
+
+def include(dirs: list[Path]) -> None:
+    """Add task folders given on the command line; each must exist."""
+    for d in dirs:
+        if not Path(d).is_dir():
+            raise UserError(f"--include-path {d}: no such folder (expected a folder of task YAML files)")
+    _included[:] = [Path(d).resolve() for d in dirs]
+    _all.cache_clear()
+
+
+def include_dirs() -> list[Path]:
+    env = [Path(p).expanduser() for var in ENV_VARS for p in os.environ.get(var, "").split(os.pathsep) if p]
+    return [*_included, *env]
+
 
 def task_dirs() -> list[Path]:
-    """$QDBENCH_TASKS (os.pathsep-separated folders) first, then the repository's `tasks/`."""
-    extra = [Path(p) for p in os.environ.get("QDBENCH_TASKS", "").split(os.pathsep) if p]
-    return [*extra, repo_root() / "tasks"]
+    return [*include_dirs(), repo_root() / "tasks"]
+
+
+def load_task(path: Path) -> Task:
+    """One task file, its hooks looked up in bench.tasks and then in the include folders and its own folder."""
+    spec = load_spec(path)
+    set_include_dirs([*include_dirs(), Path(path).resolve().parent])
+    if spec.data.path is not None and not Path(spec.data.path).is_absolute():
+        spec = spec.model_copy(update={"data": spec.data.model_copy(
+            update={"path": str((Path(path).resolve().parent / spec.data.path).resolve())})})
+    hooks = named_module("bench.tasks", spec.scorer, f"task file {path}: field 'scorer'")
+    return Task(spec, hooks, Path(path))
 
 
 @functools.cache
 def _all() -> dict[str, Task]:
     tasks: dict[str, Task] = {}
     for folder in task_dirs():
-        for path in sorted(folder.glob("*.yaml")):
+        for path in sorted(Path(folder).glob("*.yaml")):
             spec = load_spec(path)
-            if spec.name in tasks:
-                continue
-            hooks = named_module("bench.tasks", spec.scorer, f"task file {path}: field 'scorer'")
-            tasks[spec.name] = Task(spec, hooks, path)
+            if spec.name not in tasks:
+                tasks[spec.name] = load_task(path)
+    set_include_dirs([*include_dirs(), *{t.path.resolve().parent for t in tasks.values()}])
     return tasks
 
 
