@@ -57,8 +57,7 @@ def log_to(path: Path) -> Path:
     if _state["handler"] is not None:
         root.removeHandler(_state["handler"])
         _state["handler"].close()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, delay=True, encoding="utf-8")
+    handler = _LazyFile(path, delay=True, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
     root.addHandler(handler)
@@ -69,6 +68,15 @@ def log_to(path: Path) -> Path:
     warnings.simplefilter("default")
     route_libraries()
     return path
+
+
+class _LazyFile(logging.FileHandler):
+    """Creates the file and its folder at the first record only: a command refused before any work leaves
+    no folder behind."""
+
+    def _open(self):
+        Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        return super()._open()
 
 
 def route_libraries() -> None:
@@ -93,7 +101,8 @@ def route_libraries() -> None:
 
         if _state["loguru_sink"] != _state["path"]:
             logger.remove()  # llm-compressor's stdout sink, added at its import
-            logger.add(str(_state["path"]), level="WARNING", format="{time} {level} {name}: {message}")
+            logger.add(str(_state["path"]), level="WARNING", format="{time} {level} {name}: {message}",
+                       delay=True)
             _state["loguru_sink"] = _state["path"]
         logger.enable("llmcompressor")
 

@@ -51,10 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv
     try:
         from bench.paths import home
-        from bench.tasks.registry import include
 
         logs.log_to(home() / "logs" / "qdbench.log")
-        include(args.include_path or [])
+        if args.include_path:
+            from bench.tasks.registry import include
+
+            include(args.include_path)
         return int(args.func(args) or 0)
     except UserError as e:
         print(f"qdbench: error: {e}", file=sys.stderr)

@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
