@@ -19,6 +19,7 @@ from bench.errors import UserError
 
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _include: list[Path] = []
+command_line_dirs: list[Path] = []  # --include-path of the current command (set by the CLI, read by the registry)
 
 
 def set_include_dirs(dirs: list[Path]) -> None:

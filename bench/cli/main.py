@@ -53,10 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench.paths import home
 
         logs.log_to(home() / "logs" / "qdbench.log")
-        if args.include_path:
-            from bench.tasks.registry import include
-
-            include(args.include_path)
+        include(args.include_path or [])
         return int(args.func(args) or 0)
     except UserError as e:
         print(f"qdbench: error: {e}", file=sys.stderr)
@@ -64,6 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("qdbench: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+
+
+def include(dirs: list[Path]) -> None:
+    """The command's --include-path folders, for the task registry."""
+    from bench import modules
+
+    for d in dirs:
+        if not d.is_dir():
+            raise UserError(f"--include-path {d}: no such folder (expected a folder of task YAML files)")
+    modules.command_line_dirs[:] = [d.resolve() for d in dirs]
 
 
 if __name__ == "__main__":

@@ -79,7 +79,11 @@ def prepare(task: Task, opts: RunOptions) -> Prepared:
     ids = [task.item_id(d) for d in docs]
     if len(set(ids)) != len(ids):
         raise UserError(f"task '{task.name}': item ids are not unique in {dataset.path}")
-    return Prepared(task, dataset, docs, ids, task.check_docs(docs))
+    warnings = task.check_docs(docs)
+    if opts.limit is not None and opts.limit > len(dataset.docs):
+        warnings.append(f"--limit {opts.limit} asks for more items than the {dataset.origin} data holds "
+                        f"({len(dataset.docs)}); running all {len(dataset.docs)}")
+    return Prepared(task, dataset, docs, ids, warnings)
 
 
 # RunOptions fields that do not change a run's items or answers (where and how fast it runs, what it is

@@ -14,27 +14,22 @@ import os
 from pathlib import Path
 
 from bench.errors import UserError
+from bench import modules
 from bench.modules import named_module, set_include_dirs
 from bench.paths import repo_root
 from bench.tasks.base import Task
 from bench.tasks.spec import load_spec
 
 ENV_VARS = ("QDBENCH_INCLUDE_PATH", "QDBENCH_TASKS")
-_included: list[Path] = []
-
-
-def include(dirs: list[Path]) -> None:
-    """Add task folders given on the command line; each must exist."""
-    for d in dirs:
-        if not Path(d).is_dir():
-            raise UserError(f"--include-path {d}: no such folder (expected a folder of task YAML files)")
-    _included[:] = [Path(d).resolve() for d in dirs]
-    _all.cache_clear()
 
 
 def include_dirs() -> list[Path]:
     env = [Path(p).expanduser() for var in ENV_VARS for p in os.environ.get(var, "").split(os.pathsep) if p]
-    return [*_included, *env]
+    for d in env:
+        if not d.is_dir():
+            raise UserError(f"$QDBENCH_INCLUDE_PATH / $QDBENCH_TASKS: {d} is not a folder (expected folders of "
+                            f"task YAML files, separated by '{os.pathsep}')")
+    return [*modules.command_line_dirs, *env]
 
 
 def task_dirs() -> list[Path]:
@@ -52,10 +47,14 @@ def load_task(path: Path) -> Task:
     return Task(spec, hooks, Path(path))
 
 
-@functools.cache
 def _all() -> dict[str, Task]:
+    return _tasks_in(tuple(task_dirs()))
+
+
+@functools.cache
+def _tasks_in(folders: tuple[Path, ...]) -> dict[str, Task]:
     tasks: dict[str, Task] = {}
-    for folder in task_dirs():
+    for folder in folders:
         for path in sorted(Path(folder).glob("*.yaml")):
             spec = load_spec(path)
             if spec.name not in tasks:
