@@ -119,7 +119,8 @@ def test_compare_picks_runs_by_settings(tmp_path, tiny_model_dir):
 def test_published_family_runs_teacher_and_students(tmp_path, tiny_model_dir):
     fam = tmp_path / "tiny-kd.yaml"
     fam.write_text("name: tiny-kd\ndescription: offline stand-in for a published family\nsame_tokenizer: true\n"
-                   "teacher: {id: 'builtin:tiny-llama'}\nstudents:\n  - name: small\n    id: 'builtin:tiny-llama-small'\n"
+                   "teacher: {id: 'builtin:tiny-llama'}\nstudents:\n  - name: small\n"
+                   "    id: 'builtin:tiny-llama-small'\n"
                    "    method: a smaller random model standing in for a distilled student\n")
     out = tmp_path / "runs"
     result = cli("run", "--family", str(fam), "--tasks", "bbq", "--limit", "6", "--sample-data", "--out", str(out),

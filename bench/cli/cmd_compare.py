@@ -42,7 +42,8 @@ def plan(args) -> tuple[list[tuple[Path, Path]], Path]:
             raise UserError("--family needs --runs RUNS_DIR (the folder holding the family's runs)")
         from bench.compare.family import find_family
 
-        pairs = [(base, v) for base, variants in find_family(args.runs_dir, args.family, args.settings).values() for v in variants]
+        found = find_family(args.runs_dir, args.family, args.settings)
+        pairs = [(base, v) for base, variants in found.values() for v in variants]
         return pairs, args.out or args.runs_dir / "compare" / _slug(args.family)
     if args.runs_dir is not None:
         raise UserError("--runs is for --family; for single runs pass BASE_RUN VARIANT_RUN...")

@@ -140,7 +140,7 @@ def dataset_texts(cal) -> tuple[list[str], str | None]:
         return json.loads((cache / "texts.json").read_text()), meta.get("commit")
     hint = ("give a local .txt/.jsonl file as calibration.source, or `source: builtin` (not comparable with "
             "published variants)")
-    if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") or os.environ.get("HF_DATASETS_OFFLINE", "") not in ("", "0"):
+    if any(os.environ.get(v, "") not in ("", "0") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")):
         raise UserError(f"calibration source '{cal.source}' ({name}) is a hub data set and the hub is offline; {hint}")
     try:
         import datasets

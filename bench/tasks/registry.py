@@ -13,8 +13,8 @@ import functools
 import os
 from pathlib import Path
 
-from bench.errors import UserError
 from bench import modules
+from bench.errors import UserError
 from bench.modules import named_module, set_include_dirs
 from bench.paths import repo_root
 from bench.tasks.base import Task
