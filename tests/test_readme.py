@@ -52,3 +52,18 @@ def test_readme_first_steps_work_in_order(tmp_path, monkeypatch, tiny_model_dir)
     doc = json.loads((runs / "compare" / "tiny-llama" / "compare.json").read_text())
     assert len(doc["comparisons"]) == 4  # two variants under each of the two settings
     assert any(m["task"]["name"] == "trivia_mc" for m in manifests)
+
+
+def test_licence_notice_and_citation():
+    import yaml
+
+    tomllib = pytest.importorskip("tomllib")
+
+    assert "Apache License" in (REPO / "LICENSE").read_text() and "Version 2.0" in (REPO / "LICENSE").read_text()
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    citation = yaml.safe_load((REPO / "CITATION.cff").read_text())
+    assert citation["license"] == project["license"]["text"] == "Apache-2.0"
+    assert citation["version"] == project["version"] and citation["cff-version"] == "1.2.0"
+    notice = (REPO / "NOTICE").read_text()
+    for sample in (REPO / "bench" / "data" / "samples").iterdir():
+        assert sample.name in notice, f"NOTICE does not name {sample.name}"
