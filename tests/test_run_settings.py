@@ -152,3 +152,18 @@ def test_third_party_output_goes_to_the_log(tmp_path):
     assert "No accelerator available" in (tmp_path / "runs" / "qdbench.log").read_text()
     quiet = qdbench("run", str(path), "--out", str(tmp_path / "runs"), "--quiet", env=env)
     assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_progress_advances_per_batch_within_a_chunk():
+    from bench.exec.progress import ItemProgress
+
+    with ItemProgress("m · t", total=20, done=4) as bar:
+        task = bar._progress.tasks[0]
+        advance = bar.within(8, 32)  # 8 items whose 32 requests the backend answers in batches
+        advance(8)
+        assert task.completed == 6
+        advance(100)  # never past the chunk
+        assert task.completed == 12
+        bar.finish_chunk(8)
+        assert task.completed == 12 == bar.done
+    assert ItemProgress("q", total=3, quiet=True).within(1, 1) is None

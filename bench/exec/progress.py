@@ -16,17 +16,32 @@ from rich.progress import (
     ProgressColumn,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.text import Text
 
 
+def _speed(task) -> float | None:
+    """Items per second since this session started: steadier than a recent-window estimate when the backend
+    reports a chunk's batches in bursts."""
+    done = task.completed - task.fields.get("initial", 0)
+    return done / task.elapsed if task.elapsed and done > 0 else None
+
+
 class ItemsPerSecond(ProgressColumn):
     def render(self, task) -> Text:
-        speed = task.finished_speed or task.speed
-        if speed is None and task.elapsed:
-            speed = (task.completed - task.fields.get("initial", 0)) / task.elapsed
-        return Text("– items/s" if not speed else f"{speed:.2f} items/s")
+        speed = _speed(task)
+        return Text("– items/s" if speed is None else f"{speed:.2f} items/s")
+
+
+class TimeLeft(ProgressColumn):
+    def render(self, task) -> Text:
+        speed = _speed(task)
+        if task.finished:
+            return Text("ETA 0:00:00")
+        if not speed or task.total is None:
+            return Text("ETA -:--:--")
+        left = int((task.total - task.completed) / speed)
+        return Text(f"ETA {left // 3600}:{left % 3600 // 60:02d}:{left % 60:02d}")
 
 
 class ItemProgress:
@@ -39,7 +54,7 @@ class ItemProgress:
             if not console.is_terminal:
                 console = Console(stderr=True, width=160)
             self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                      ItemsPerSecond(), TextColumn("ETA"), TimeRemainingColumn(),
+                                      ItemsPerSecond(), TimeLeft(),
                                       TextColumn("elapsed"), TimeElapsedColumn(), console=console,
                                       refresh_per_second=2 if console.is_terminal else 0.1)
             self._task = self._progress.add_task(label, total=total, completed=done, initial=done)
