@@ -167,3 +167,16 @@ def test_progress_advances_per_batch_within_a_chunk():
         bar.finish_chunk(8)
         assert task.completed == 12 == bar.done
     assert ItemProgress("q", total=3, quiet=True).within(1, 1) is None
+
+
+def test_toxicity_matrix_runs_offline_with_command_line_classifier(tmp_path, tiny_model_dir):
+    pytest.importorskip("llmcompressor")
+    matrix = Path(__file__).resolve().parents[1] / "configs" / "matrices" / "toxicity.yaml"
+    out = tmp_path / "runs"
+    result = cli("run", str(matrix), "--classifier", "builtin:tiny-detoxify", "--samples", "2", "--limit", "3",
+                 "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    for variant in ("base", "rtn-w8a16"):
+        manifest = json.loads((the_run(out / "tiny-llama" / variant) / "manifest.json").read_text())
+        assert manifest["task"]["options"]["classifier"] == "builtin:tiny-detoxify"
+        assert manifest["task"]["options"]["samples"] == 2 and manifest["data"]["n_items"] == 3

@@ -16,7 +16,8 @@ from bench.errors import UserError
 def add_parser(sub) -> None:
     p = sub.add_parser("run", help="evaluate a model on tasks (resumable)")
     p.add_argument("matrix", nargs="?", type=Path, help="a matrix file (configs/matrices/*.yaml) instead of "
-                   "--model/--tasks: base models, their variants and tasks")
+                   "--model/--tasks: base models, their variants and tasks; it may set any option below by its "
+                   "name (e.g. batch_tokens:), and options given here win over the file")
     p.add_argument("--model", help="builtin:NAME, a local model folder, or a hub id")
     p.add_argument("--revision", help="hub revision (branch, tag or commit)")
     p.add_argument("--tasks", help="comma-separated task names (see `qdbench tasks list`)")
@@ -39,7 +40,8 @@ def add_parser(sub) -> None:
                                         "or builtin:tiny-detoxify (random, for tests)")
     p.add_argument("--classifier-path", type=Path, help="local Detoxify checkpoint folder or HF classifier folder")
     p.add_argument("--classifier-label", help="the classifier's toxic label (default: toxicity / toxic)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="print only the final table and errors (no progress, "
+                                                        "no notes); library messages always go to OUT/qdbench.log")
     p.set_defaults(func=run)
 
 
