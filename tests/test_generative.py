@@ -34,7 +34,7 @@ def items(run_dir) -> pd.DataFrame:
 def test_every_multiple_choice_task_generates_on_the_tiny_model(tiny_backend, tmp_path, name):
     (run_dir,) = evaluate(tiny_backend.ref, [get_task(name)], opts(tmp_path), backend=tiny_backend)
     df = items(run_dir)
-    assert run_dir.name == f"{name}-generate"
+    assert run_dir.parent.name == name  # under its settings key, apart from log-likelihood runs
     assert {"generation", "extracted", "parse_status", "parsed", "reasoning_tokens"} <= set(df.columns)
     assert not df["template_used"].any()  # the tiny tokenizer has no chat template: a plain prompt
     assert (df["new_tokens"] > 0).all()
@@ -239,14 +239,17 @@ def test_accuracy_all_items_counts_unparseable_as_wrong():
 
 @pytest.mark.parametrize("name", ["reasoning-smollm2", "reasoning-qwen3", "reasoning-r1-distill"])
 def test_reasoning_matrices_plan(name):
-    from bench.exec.family import member_settings
+    from bench.cli.options import file_options
     from bench.exec.plan import load_matrix, plan
     from bench.paths import repo_root
 
-    runs = plan(load_matrix(repo_root() / "configs" / "matrices" / f"{name}.yaml"))
-    assert runs and all(r.settings is not None and r.settings.mode == "generate" for r in runs)
-    assert all(set(member_settings(r.settings)) <= {f.name for f in dataclasses.fields(RunOptions)} for r in runs)
+    matrix = load_matrix(repo_root() / "configs" / "matrices" / f"{name}.yaml")
+    runs = plan(matrix)
     assert len({r.family for r in runs}) == 2
+    for fam in matrix.families:
+        values = file_options(fam.run, name)
+        assert values["mode"] == "generate"
+        assert set(values) <= {f.name for f in dataclasses.fields(RunOptions)}
 
 
 def test_matrix_members_run_with_their_own_settings(tmp_path):
@@ -262,10 +265,14 @@ limit: 3
 sample_data: true
 """)
     assert main(["run", str(matrix), "--out", str(tmp_path / "runs"), "--quiet"]) == 0
-    plain = items(tmp_path / "runs" / "plain" / "base" / "bbq-generate")
-    chat = items(tmp_path / "runs" / "chat" / "base" / "bbq-generate")
+    (plain_dir,) = (tmp_path / "runs" / "plain" / "base" / "bbq").iterdir()
+    (chat_dir,) = (tmp_path / "runs" / "chat" / "base" / "bbq").iterdir()
+    plain, chat = items(plain_dir), items(chat_dir)
     assert not plain["template_used"].any() and chat["template_used"].all()
     assert list(plain["item_id"]) == list(chat["item_id"])
+    assert main(["run", str(matrix), "--out", str(tmp_path / "bad"), "--quiet"]) == 0  # resumable, same folders
+    matrix.write_text(matrix.read_text().replace("max_new_tokens: 3}", "max_new_tokens: 0}", 1))
+    assert main(["run", str(matrix), "--out", str(tmp_path / "bad2"), "--quiet"]) == 2
 
 
 def test_generative_runs_of_tasks_without_gold_compare(tiny_backend, tmp_path, monkeypatch):

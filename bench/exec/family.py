@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from itertools import groupby
 from pathlib import Path
 
 from bench.exec.local import RunOptions, evaluate
-from bench.exec.plan import Matrix, PlannedRun, plan
+from bench.exec.plan import Matrix, PlannedRun, Published, plan
 
 
 @dataclass
@@ -20,17 +20,20 @@ class FamilyRun:
     run_dirs: dict[str, Path]
 
 
-def run_matrix(matrix: Matrix, opts: RunOptions) -> list[FamilyRun]:
+def run_matrix(matrix: Matrix, per_task: dict[str, RunOptions],
+               family_options: dict[str, dict] | None = None) -> list[FamilyRun]:
+    """Every planned run, each task with its own options (`per_task`: task name -> RunOptions), identical
+    for every model of a family; `family_options` (family name -> option values) over them, per family."""
     from bench.compress.distill import DistillConfig, distill
     from bench.compress.variants import materialize
+    from bench.logs import route_libraries
     from bench.models.loading import resolve
     from bench.store.provenance import digest
     from bench.tasks.registry import get_task
 
-    opts = replace(opts, seed=matrix.seed, limit=matrix.limit if opts.limit is None else opts.limit,
-                   sample_data=opts.sample_data or matrix.sample_data)
     out, bases = [], {}
     runs = plan(matrix)
+    quiet = all(o.quiet for o in per_task.values())
     for (family, variant), group in groupby(runs, key=lambda r: (r.family, r.variant)):
         group: list[PlannedRun] = list(group)
         first = group[0]
@@ -39,30 +42,28 @@ def run_matrix(matrix: Matrix, opts: RunOptions) -> list[FamilyRun]:
         recipe = first.recipe
         if recipe is None:
             ref, described, recipe_hash = bases[family], None, None
+        elif isinstance(recipe, Published):
+            ref, described = resolve(recipe.model, recipe.revision), recipe.describe()
+            recipe_hash = digest(described)
         elif isinstance(recipe, DistillConfig):
-            ref = resolve(str(distill(recipe, quiet=opts.quiet)))
+            ref = resolve(str(distill(recipe, quiet=quiet)))
             described = {"method": "nds" if recipe.no_teacher else "distill", **recipe.model_dump()}
             recipe_hash = digest(described)
         else:
             ref, described, recipe_hash = materialize(bases[family], recipe), recipe.model_dump(), recipe.hash()
+        route_libraries()
         tasks = [get_task(r.task) for r in group]
-        vopts = replace(opts, run_name=first.run_name, variant={
-            "family": family, "name": variant, "recipe": described, "recipe_hash": recipe_hash},
-            **member_settings(first.settings))
-        dirs = evaluate(ref, tasks, vopts)
+        variant_info = {"family": family, "name": variant, "recipe": described, "recipe_hash": recipe_hash}
+        opts = [with_family_options(replace(per_task[t.name], run_name=first.run_name, variant=variant_info),
+                                    (family_options or {}).get(family, {})) for t in tasks]
+        dirs = evaluate(ref, tasks, opts)
         out.append(FamilyRun(family, variant, ref.path, {t.name: d for t, d in zip(tasks, dirs, strict=True)}))
     return out
 
 
-def member_settings(settings) -> dict:
-    """A family's `run:` settings as RunOptions fields (a template file read, so the run key follows it)."""
-    if settings is None:
-        return {}
-    from bench.paths import repo_root
-    from bench.tasks.generative import chat_template_setting
 
-    out = settings.model_dump()
-    if out["chat_template"] not in ("auto", "none"):
-        path = Path(out["chat_template"])
-        out["chat_template"] = chat_template_setting(str(path if path.is_absolute() else repo_root() / path))
-    return out
+def with_family_options(opts: RunOptions, values: dict) -> RunOptions:
+    """`opts` with a family's own run options: RunOptions fields by name, any other a task option."""
+    names = {f.name for f in fields(RunOptions)}
+    return replace(opts, **{k: v for k, v in values.items() if k in names},
+                   task_options={**opts.task_options, **{k: v for k, v in values.items() if k not in names}})
