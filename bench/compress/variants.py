@@ -19,6 +19,7 @@ from bench.compress.recipes import BNB, LLMCOMPRESSOR, Recipe, check_group_size
 from bench.errors import UserError
 from bench.models.loading import ModelRef, fingerprint, load_causal_lm, load_tokenizer, resolve
 from bench.paths import home
+from bench.safepath import confined
 from bench.store.atomic import staged_dir, write_json
 from bench.store.provenance import digest, libraries
 
@@ -55,7 +56,7 @@ def materialize(base: ModelRef, recipe: Recipe, root: Path | None = None) -> Mod
     libs = libraries()
     key = digest({"base": base_print, "recipe": recipe.content(), "calibration": calib and calib["sha256"],
                   "prequantized": pre_print, "libraries": {k: libs.get(k) for k in KEY_LIBRARIES}})
-    folder = root / base.slug / f"{recipe.name}-{key[:12]}"
+    folder = confined(root, base.slug, f"{recipe.name}-{key[:12]}", what=f"variant '{recipe.name}'")
     if (folder / PROVENANCE).is_file():
         return _ref(folder, pre_ref)
 
@@ -68,7 +69,7 @@ def materialize(base: ModelRef, recipe: Recipe, root: Path | None = None) -> Mod
 
         _import_llmcompressor()  # imports take seconds; keep them out of the recipe's wall time
     t0 = time.perf_counter()
-    with staged_dir(folder) as tmp:
+    with staged_dir(folder, replace=lambda p: (p / PROVENANCE).is_file()) as tmp:
         if recipe.method in LLMCOMPRESSOR:
             from bench.compress.quantize import quantize
 

@@ -18,6 +18,7 @@ from bench.errors import UserError
 from bench.models.hf import HFBackend
 from bench.models.loading import ModelRef, fingerprint
 from bench.models.requests import GenerationRequest, LoglikelihoodRequest
+from bench.safepath import confined
 from bench.store.provenance import digest, hardware, libraries
 from bench.store.runs import RunStore
 from bench.tasks.base import Task
@@ -80,7 +81,7 @@ def prepare(task: Task, opts: RunOptions) -> Prepared:
 
 def run_dir_for(opts: RunOptions, ref: ModelRef, task: Task) -> Path:
     name = opts.run_name or ref.slug
-    return opts.out / name / task.name
+    return confined(opts.out, *name.split("/"), task.name, what=f"run folder of task '{task.name}'")
 
 
 def evaluate(ref: ModelRef, tasks: list[Task], opts: RunOptions | list[RunOptions],

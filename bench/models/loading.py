@@ -34,7 +34,8 @@ class ModelRef:
         name = self.spec.removeprefix("builtin:") if self.is_builtin else Path(self.path.rstrip("/")).name
         if self.kind == "hub":
             name = self.path.replace("/", "--")
-        return re.sub(r"[^\w.-]+", "-", name).strip("-") or "model"
+        name = re.sub(r"\.{2,}", ".", re.sub(r"[^\w.-]+", "-", name))
+        return name.strip("-").lstrip(".") or "model"
 
     def to_dict(self) -> dict:
         return asdict(self)
