@@ -20,7 +20,7 @@ from bench.models.loading import ModelRef, fingerprint
 from bench.models.requests import GenerationRequest, LoglikelihoodRequest
 from bench.safepath import confined
 from bench.store.provenance import digest, hardware, libraries
-from bench.store.runs import RunStore
+from bench.store.runs import RunStore, verify_run
 from bench.tasks.base import Task
 
 SCHEMA = "qdbench.run/1"
@@ -97,6 +97,8 @@ def evaluate(ref: ModelRef, tasks: list[Task], opts: RunOptions | list[RunOption
         key = run_key(ref, model_print, p, o)
         store = RunStore(run_dir)
         if store.is_complete() and store.manifest().get("run_key") == key:
+            verify_run(run_dir)
+            store.clean_if_idle()
             _say(o, f"{run_dir}: already complete, nothing to do")
             out.append(run_dir)
             continue
@@ -128,6 +130,15 @@ def run_key(ref: ModelRef, model_print: dict, p: Prepared, opts: RunOptions) -> 
 
 def _run_one(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepared, store: RunStore, key: str,
              opts: RunOptions) -> Path:
+    with store.lock():
+        if store.is_complete() and store.manifest().get("run_key") == key:  # finished while we loaded the model
+            verify_run(store.dir)
+            return store.dir
+        return _run_locked(backend, ref, model_print, p, store, key, opts)
+
+
+def _run_locked(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepared, store: RunStore, key: str,
+                opts: RunOptions) -> Path:
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     store.begin(key)
