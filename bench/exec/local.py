@@ -19,6 +19,7 @@ from bench.models.hf import HFBackend
 from bench.models.loading import ModelRef, fingerprint
 from bench.models.requests import GenerationRequest, LoglikelihoodRequest
 from bench.safepath import confined
+from bench.store.finite import NONFINITE, check_fraction, flag_row, nonfinite_mask
 from bench.store.provenance import digest, hardware, libraries
 from bench.store.runs import RunStore, verify_run
 from bench.tasks.base import Task
@@ -154,13 +155,20 @@ def _run_locked(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepare
         flat = answer(backend, [r for rs in reqs for r in rs])
         rows, k = [], 0
         for (_, doc), rs in zip(chunk, reqs, strict=True):
-            rows.append(p.task.record(doc, flat[k:k + len(rs)]))
+            results = flat[k:k + len(rs)]
+            rows.append(flag_row(p.task.record(doc, results), results, p.task.spec.fields))
             k += len(rs)
         store.append(rows)
         bar.update(len(chunk))
     bar.close()
     records = store.items_in_order(p.ids)
-    metrics = p.task.metrics(records)
+    bad = nonfinite_mask(records)
+    records[NONFINITE] = bad
+    check_fraction(int(bad.sum()), len(records), f"{store.dir} (task '{p.task.name}')")
+    metrics = {**p.task.metrics(records[~bad]), "n_nonfinite": int(bad.sum())}
+    if bad.any():
+        _say(opts, f"note: {p.task.name}: {int(bad.sum())} of {len(records)} items have non-finite scores; left "
+                   "out of the metrics (flagged `nonfinite` in items.parquet)")
     wall = time.perf_counter() - t0
     manifest = {
         "schema": SCHEMA,
@@ -176,6 +184,7 @@ def _run_locked(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepare
         "task": {"name": p.task.name, "version": p.task.spec.version, "yaml_sha256": p.task.file_sha256(),
                  "template_hash": p.task.spec.template_hash(), "options": p.task.spec.options},
         "data": {**p.dataset.provenance(), "n_items_available": len(p.dataset.docs), "n_items": len(p.ids),
+                 "n_nonfinite": int(bad.sum()),
                  "limit": opts.limit, "items_sha256": digest(p.ids)},
         "settings": {"batch_tokens": opts.batch_tokens, "chunk_items": opts.chunk_items},
         "seed": opts.seed,
