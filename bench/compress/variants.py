@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.compress.recipes import BNB, LLMCOMPRESSOR, Recipe, check_group_size
 from bench.errors import UserError
-from bench.models.loading import ModelRef, fingerprint, load_causal_lm, load_tokenizer, resolve
+from bench.models.loading import ModelRef, check_config, fingerprint, load_causal_lm, load_tokenizer, resolve
 from bench.paths import home
 from bench.safepath import confined
 from bench.store.atomic import staged_dir, write_json
@@ -37,6 +37,7 @@ def read_provenance(folder: str | Path) -> dict | None:
 def materialize(base: ModelRef, recipe: Recipe, root: Path | None = None) -> ModelRef:
     """The variant's ModelRef, building it only if the cache has no folder for these exact inputs."""
     root = Path(root) if root else home() / "variants"
+    check_config(base)
     base_print = fingerprint(Path(base.path)) if base.kind != "hub" else {"hub": base.path,
                                                                          "revision": base.revision}
     base_config = _config(base)
