@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -27,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench.data.jsonl import sha256_file
 from bench.errors import UserError
 from bench.store.atomic import write_json, write_with
 
@@ -180,14 +180,6 @@ class RunStore:
         manifest = {**manifest, INTEGRITY: {name: sha256_file(self.dir / name) for name in (ITEMS, METRICS)}}
         write_json(self.dir / MANIFEST, manifest)
         shutil.rmtree(self.work, ignore_errors=True)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def verify_run(run_dir: Path, manifest: dict | None = None) -> None:
