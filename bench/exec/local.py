@@ -23,6 +23,7 @@ from bench.store.finite import NONFINITE, check_fraction, flag_row, nonfinite_ma
 from bench.store.provenance import digest, hardware, libraries
 from bench.store.runs import RunStore, verify_run
 from bench.tasks.base import Task
+from bench.tasks.dryrun import check_task
 
 SCHEMA = "qdbench.run/1"
 
@@ -72,6 +73,7 @@ def prepare(task: Task, opts: RunOptions) -> Prepared:
     if hasattr(task.hooks, "setup"):
         task.hooks.setup(task)  # e.g. load a scoring model: its errors come before any work
     dataset = data_store.load(task.spec, opts.data_dir, sample=opts.sample_data)
+    check_task(task, dataset.docs)
     keep = stratified_sample(dataset.docs, opts.limit, task.spec.stratify_by or task.spec.group_by, opts.seed)
     docs = [dataset.docs[i] for i in keep]
     ids = [task.item_id(d) for d in docs]
