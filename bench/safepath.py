@@ -38,3 +38,22 @@ def confined(root: Path, *names: str, what: str = "name") -> Path:
     if not path.resolve().is_relative_to(base):
         raise UserError(f"{what}: {path} lies outside {root}")
     return path
+
+
+def check_writable(path: Path, what: str) -> None:
+    """A UserError unless a file can be created where `path` is (or would be made): probed with a real file in
+    the nearest existing folder, since permissions alone do not show a read-only mount."""
+    import errno
+    import os
+    import tempfile
+
+    existing = Path(path).absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".qdbench-write-probe.")
+    except OSError as e:
+        reason = "read-only" if e.errno == errno.EROFS else (e.strerror or str(e)).lower()
+        raise UserError(f"{what} {path}: cannot write in {existing} ({reason})") from None
+    os.close(fd)
+    os.unlink(probe)

@@ -43,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"qdbench: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # disk full, read-only folder, permissions: the path and the reason, not a traceback
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"qdbench: error: {where}{e.strerror or e}; finished work is kept: fix this and run the same "
+              "command again", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("qdbench: interrupted; run the same command again to resume", file=sys.stderr)
         return 130

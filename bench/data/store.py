@@ -21,7 +21,7 @@ from bench.data.jsonl import sha256_file
 from bench.errors import UserError
 from bench.modules import named_module
 from bench.paths import home
-from bench.safepath import confined
+from bench.safepath import check_writable, confined
 from bench.store.atomic import staged_dir
 from bench.tasks.spec import TaskSpec
 
@@ -82,6 +82,7 @@ def import_data(spec: TaskSpec, src: Path, origin: str | None = None) -> dict:
     files = fmt.discover(src)
     docs = fmt.load(files)  # validates every line before anything is written
     target = cache_dir(spec)
+    check_writable(target, "QDBENCH_HOME data cache")
     record = {
         "task": spec.name, "format": spec.data.format, "source": origin or str(src.resolve()),
         "imported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
