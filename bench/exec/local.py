@@ -59,10 +59,27 @@ class Prepared:
     warnings: list[str]
 
 
+def takes(task: Task) -> set[str]:
+    """The options a task reads: those its YAML sets and those its hooks module lists in `OPTIONS`."""
+    return set(task.spec.options) | set(getattr(task.hooks, "OPTIONS", ()))
+
+
+def check_options(tasks: list[Task], per_task: list[RunOptions]) -> None:
+    """An option given for the run that no task of it reads is refused (it would only change the run key)."""
+    given = sorted({k for o in per_task for k, v in o.task_options.items() if v is not None})
+    for key in given:
+        if not any(key in takes(t) for t in tasks):
+            from bench.tasks.registry import list_tasks
+
+            users = [t.name for t in list_tasks() if key in takes(t)]
+            raise UserError(f"--{key.replace('_', '-')} does not apply to task(s) {', '.join(t.name for t in tasks)}"
+                            f"; it is an option of: {', '.join(users) or 'no task'}")
+
+
 def with_options(task: Task, opts: RunOptions) -> Task:
-    """The task with `opts.task_options` over its YAML options, plus the run seed for seeded hooks."""
-    options = {**task.spec.options, **{k: v for k, v in opts.task_options.items() if v is not None},
-               "run_seed": opts.seed}
+    """The task with `opts.task_options` it reads over its YAML options, plus the run seed for seeded hooks."""
+    options = {**task.spec.options, **{k: v for k, v in opts.task_options.items() if v is not None
+                                       and k in takes(task)}, "run_seed": opts.seed}
     return dataclasses.replace(task, spec=task.spec.model_copy(update={"options": options}))
 
 
@@ -92,6 +109,7 @@ def evaluate(ref: ModelRef, tasks: list[Task], opts: RunOptions | list[RunOption
     """Run every task for one model (with one RunOptions, or one per task); the model loads once, only if
     some run has work left."""
     per_task = opts if isinstance(opts, list) else [opts] * len(tasks)
+    check_options(tasks, per_task)
     prepared = [prepare(t, o) for t, o in zip(tasks, per_task, strict=True)]  # data errors before the model loads
     model_print = fingerprint(Path(ref.path)) if ref.kind != "hub" else {"revision": ref.revision}
     out = []
