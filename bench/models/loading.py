@@ -70,7 +70,7 @@ def check_weight_files(folder: Path, spec: str) -> None:
     files = sorted(folder.glob("*.safetensors"))
     if not files:
         pickled = sorted(p.name for p in folder.glob("*.bin")) + sorted(p.name for p in folder.glob("*.pt"))
-        raise UserError(f"model path '{spec}': no *.safetensors weights" + (
+        raise UserError(f"cannot load model '{spec}': no *.safetensors weights" + (
             f" (found {', '.join(pickled[:3])}: pickle weights are never loaded; convert them to safetensors)"
             if pickled else ""))
     for p in files:
@@ -84,7 +84,7 @@ def check_weight_files(folder: Path, spec: str) -> None:
         except (OSError, ValueError, KeyError, TypeError, IndexError):
             end = None
         if end is None or 8 + n + end != size:
-            raise UserError(f"model path '{spec}': {p.name} is truncated or not a safetensors file "
+            raise UserError(f"cannot load model '{spec}': {p.name} is truncated or not a safetensors file "
                             f"({size:,} bytes on disk; its header does not match)")
 
 
