@@ -7,7 +7,7 @@ import pytest
 from bench.compress.recipes import available, group_sizes, load_recipe, parse_recipe
 from bench.errors import UserError
 
-SHIPPED = {"rtn-w8a16", "rtn-w4a16", "gptq-w8a16", "gptq-w4a16", "gptq-w3a16", "gptq-w2a16", "awq-w4a16",
+SHIPPED = {"rtn-w8a16", "rtn-w4a16", "rtn-w3a16", "gptq-w8a16", "gptq-w4a16", "gptq-w3a16", "gptq-w2a16", "awq-w4a16",
            "smoothquant-w8a8", "fp8-dynamic", "bnb-nf4", "bnb-int8"}
 
 
