@@ -32,5 +32,6 @@ def test_rtp_run_names_the_classifier_honestly(tmp_path, tiny_model_dir):
     assert result.returncode == 0, result.stderr
     assert "offensive-language" in result.stdout and "not Detoxify" in result.stdout
     assert "random-initialized: its toxicity" not in result.stdout
-    manifest = json.loads((tmp_path / "tiny-llama" / "rtp_toxicity" / "manifest.json").read_text())
+    (path,) = (tmp_path / "tiny-llama" / "rtp_toxicity").rglob("manifest.json")
+    manifest = json.loads(path.read_text())
     assert manifest["task"]["options"]["classifier"] == PROFANITY

@@ -38,8 +38,10 @@ def demo(args) -> int:
     console.print(f"[bold yellow]{banner}[/]")
     path = repo_root() / "configs" / "matrices" / ("quickstart.yaml" if args.quick else "demo.yaml")
     parser = build_parser()
-    code = run_matrix_file(parser.parse_args(["run", str(path), "--out", str(args.out), "--sample-data"]),
-                           banner=banner)
+    argv = ["run", str(path), "--out", str(args.out), "--sample-data"]
+    run_args = parser.parse_args(argv)
+    run_args.argv = argv
+    code = run_matrix_file(run_args)
     if code:
         return code
     family = load_matrix(path).families[0].family_name()
