@@ -16,7 +16,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench.compress.recipes import BNB, LLMCOMPRESSOR, Recipe, check_group_size
+from bench.compress.recipes import BNB, LLMCOMPRESSOR, Recipe
 from bench.data.jsonl import sha256_file
 from bench.errors import UserError
 from bench.models.loading import (
@@ -60,8 +60,6 @@ def materialize(base: ModelRef, recipe: Recipe, root: Path | None = None) -> Mod
     if recipe.method == "prequantized":
         pre_ref = resolve(recipe.model)
         pre_print = fingerprint(Path(pre_ref.path)) if pre_ref.kind != "hub" else {"hub": pre_ref.path}
-    elif base_config is not None:
-        check_group_size(recipe, base_config, base.spec)
     libs = libraries()
     key = digest({"base": base_print, "recipe": recipe.content(), "calibration": calib and calib["sha256"],
                   "prequantized": pre_print, "libraries": {k: libs.get(k) for k in KEY_LIBRARIES}})
@@ -87,7 +85,7 @@ def materialize(base: ModelRef, recipe: Recipe, root: Path | None = None) -> Mod
         if recipe.method in LLMCOMPRESSOR:
             from bench.compress.quantize import quantize
 
-            quantize(base.path, recipe, tmp, load_tokenizer(base), texts, base.revision)
+            record["group_sizes"] = quantize(base.path, recipe, tmp, load_tokenizer(base), texts, base.revision)
             record["format"] = "compressed-tensors"
         elif recipe.method in BNB:
             from bench.compress.bnb import load_spec
