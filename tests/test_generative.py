@@ -292,3 +292,29 @@ def test_generative_runs_of_tasks_without_gold_compare(tiny_backend, tmp_path, m
     (m,) = doc["metrics"]
     assert m["name"] == "parse_success_rate" and m["overall"]["delta"] == -1.0
     assert doc["flips"]["overall"]["n_flipped"] == 4 and doc["reasoning"]["flips"]["became_unparseable"] == 4
+
+
+@pytest.mark.parametrize("name", ["bbq", "crows_pairs"])
+def test_unparseable_answers_are_not_nonfinite(tiny_backend, tmp_path, monkeypatch, name):
+    """An answer naming no option is a parse failure, never a non-finite item (which would fail the run)."""
+    monkeypatch.setattr(tiny_backend, "generate_chat", lambda requests, progress=None: [
+        ChatResult(text="I would rather not say.", prompt_tokens=10, new_tokens=5, think_tokens=0,
+                   think_forced_close=False, hit_max_new_tokens=False, template_used=False) for _ in requests])
+    (run_dir,) = evaluate(tiny_backend.ref, [get_task(name)], opts(tmp_path), backend=tiny_backend)
+    df = items(run_dir)
+    assert not df["parsed"].any() and not df["nonfinite"].any()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["n_nonfinite"] == 0 and metrics["metrics"]["parse_failure_rate"] == 1.0
+    assert json.loads((run_dir / "manifest.json").read_text())["data"]["n_nonfinite"] == 0
+
+
+def test_generate_options_are_accepted_for_multiple_choice_tasks(tmp_path, capsys):
+    """The generate-mode flags are run settings, not task options: the option check passes them for any task."""
+    rc = main(["run", "--model", "builtin:tiny-llama", "--tasks", "mnli,hans", "--mode", "generate", "--limit", "2",
+               "--max-new-tokens", "2", "--chat-template", "none", "--system-prompt", "Be brief.",
+               "--no-enable-thinking", "--out", str(tmp_path / "runs"), "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    for name in ("mnli", "hans"):
+        (settings,) = (tmp_path / "runs" / "tiny-llama" / name).iterdir()
+        options = json.loads((settings / "manifest.json").read_text())["task"]["options"]
+        assert options["mode"] == "generate" and options["system_prompt"] == "Be brief."
