@@ -25,7 +25,11 @@ def run_matrix_file(args, banner: str | None = None) -> int:
     matrix = load_matrix(args.matrix)
     opts = RunOptions(out=args.out, limit=args.limit, sample_data=args.sample_data, device=args.device,
                       dtype=args.dtype, batch_tokens=args.batch_tokens, chunk_items=args.chunk_items,
-                      trust_remote_code=args.trust_remote_code, quiet=args.quiet)
+                      trust_remote_code=args.trust_remote_code, quiet=args.quiet,
+                      task_options={"samples": args.samples, "classifier": args.classifier,
+                                    "classifier_path": str(args.classifier_path.resolve())
+                                    if args.classifier_path else None,
+                                    "classifier_label": args.classifier_label})
     results = run_matrix(matrix, opts)
     if banner:
         console.print(f"[bold yellow]{banner}[/]")

@@ -20,35 +20,47 @@ def _p(v) -> str:
     return f"{v:.1e}" if v < 1e-3 else f"{v:.3f}"
 
 
-def metrics_table(comparison: dict, settings: dict) -> Table:
+TESTS = {"mcnemar_exact": "McNemar", "paired_permutation": "perm.", "paired_bootstrap": "boot."}
+
+
+def metrics_table(comparison: dict, settings: dict, all_metrics: bool = False) -> Table:
+    """One section per metric: its name (and test) on the overall row, then one row per group; only the
+    name column is wide, so nothing is cut at 120 columns (long names wrap)."""
     conf = int(round(settings["confidence"] * 100))
     title = (f"{comparison['task']} · {comparison['variant']['label']} vs {comparison['base']['label']} · "
              f"{comparison['n_items']} paired items")
     table = Table(title=escape(title), title_justify="left")
-    for name, justify in (("metric", "left"), ("group", "left"), ("n", "right"), ("base", "right"),
-                          ("variant", "right"), ("Δ", "right"), (f"{conf}% CI", "right"), ("p", "right"),
-                          (f"p ({settings['correction']})", "right"), ("sig", "center")):
-        table.add_column(name, justify=justify)
-    for m in comparison["metrics"]:
-        rows = [("overall", m["overall"])] + [(f"{f}={g}", r) for f, gs in m["by_group"].items()
+    shown = [m for m in comparison["metrics"] if all_metrics or m["headline"]]
+    labels = [m["name"] for m in shown] + [f"  {f}={g}" for m in shown for f, gs in m["by_group"].items() for g in gs]
+    table.add_column("metric · group", overflow="fold", min_width=min(36, max(map(len, labels), default=6)))
+    for name, justify in (("n", "right"), ("base", "right"), ("variant", "right"), ("Δ", "right"),
+                          (f"{conf}% CI", "right"), ("p", "right"), (f"p ({settings['correction']})", "right"),
+                          ("sig", "center"), ("test", "left"), ("MDE", "right")):
+        table.add_column(name, justify=justify, overflow="fold", no_wrap=name == f"{conf}% CI")
+    for m in shown:
+        rows = [(m["name"], m["overall"])] + [(f"  {f}={g}", r) for f, gs in m["by_group"].items()
                                               for g, r in gs.items()]
-        for i, (group, r) in enumerate(rows):
+        for i, (label, r) in enumerate(rows):
             ci = "–" if r["ci_low"] is None else f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
-            table.add_row(m["name"] if i == 0 else "", escape(group), str(r["n_items"]), _f(r["base"]),
-                          _f(r["variant"]), _f(r["delta"], signed=True), escape(ci), _p(r["p_value"]),
-                          _p(r["p_adjusted"]),
-                          "*" if r["significant"] else "", style="bold red" if r["significant"] else None,
-                          end_section=i == len(rows) - 1)
+            table.add_row(f"[bold]{escape(label)}[/]" if i == 0 else escape(label), str(r["n_items"]),
+                          _f(r["base"]), _f(r["variant"]), _f(r["delta"], signed=True), escape(ci),
+                          _p(r["p_value"]), _p(r["p_adjusted"]), "*" if r["significant"] else "",
+                          TESTS.get(m["test"], m["test"]) if i == 0 else "", _f(r.get("mde")),
+                          style="bold red" if r["significant"] else None, end_section=i == len(rows) - 1)
     return table
 
 
 def summary_line(comparison: dict, settings: dict) -> str:
     parts = []
     for m in comparison["metrics"]:
+        if not m["headline"]:
+            continue
         for field, n in m["n_significant_groups"].items():
-            parts.append(f"{m['name']} {n}/{m['n_groups_tested'][field]}")
+            parts.append(f"{m['name']} by {field} {n}/{m['n_groups_tested'][field]}")
     return (f"significantly affected {', '.join(comparison['group_fields']) or 'groups'} "
-            f"({settings['correction']}, alpha {settings['alpha']}): " + "; ".join(parts))
+            f"({settings['correction']}, alpha {settings['alpha']}): " + ("; ".join(parts) or "no groups") +
+            ". CI: paired bootstrap over each metric's unit; p: the test named; MDE: smallest |Δ| detectable "
+            f"at {int(settings.get('power', 0.8) * 100)}% power with these items.")
 
 
 def flips_table(comparison: dict) -> Table:
@@ -69,7 +81,7 @@ def flips_table(comparison: dict) -> Table:
 
 
 def transitions_table(comparison: dict) -> Table | None:
-    trans = comparison["flips"]["transitions"]
+    trans = (comparison["flips"] or {}).get("transitions")
     if not trans:
         return None
     cats = trans["categories"]
@@ -87,12 +99,18 @@ def transitions_table(comparison: dict) -> Table | None:
     return table
 
 
-def print_comparison(comparison: dict, settings: dict) -> None:
+def print_comparison(comparison: dict, settings: dict, all_metrics: bool = False) -> None:
+    if comparison.get("skipped"):
+        label = str((comparison["variant"] or {}).get("label"))
+        console.print(f"[yellow]{escape(comparison['task'])} · {escape(label)}: skipped — "
+                      f"{escape(comparison['skipped'])}[/]")
+        return
     if comparison["same_weights"]:
         console.print("[yellow]note: base and variant have identical weights[/]")
-    console.print(metrics_table(comparison, settings))
+    console.print(metrics_table(comparison, settings, all_metrics))
     console.print(summary_line(comparison, settings))
-    console.print(flips_table(comparison))
+    if comparison["flips"] is not None:
+        console.print(flips_table(comparison))
     trans = transitions_table(comparison)
     if trans is not None:
         console.print(trans)

@@ -108,3 +108,6 @@ def probe_subsets(items: pd.DataFrame) -> dict[str, np.ndarray]:
     gold, biased_ix = items["gold"].to_numpy(), items["biased_index"].to_numpy()
     return {"ambig": amb, "disambig": ~amb, "disambig_consistent": ~amb & (gold == biased_ix),
             "disambig_inconsistent": ~amb & (biased_ix >= 0) & (gold != biased_ix)}
+
+
+SUBSET_FIELD = "context_condition"  # transitions are shown for ambiguous and disambiguated items apart
