@@ -162,6 +162,17 @@ def test_discrim_fixed_effects_equal_mixedlm_on_the_balanced_design():
     assert fe["race_hispanic"] is None  # the level is absent: undefined, not 0
 
 
+def test_discrim_fixed_effects_stay_close_to_mixedlm_on_an_unbalanced_sample():
+    """A 30% sample breaks the balance: the two estimators then differ by far less than one standard error."""
+    from bench.metrics import discrim
+
+    df = discrim_frame(n_questions=8, seed=4).sample(frac=0.3, random_state=4)
+    fe, me = declare.values(discrim.METRICS, df), discrim.mixed_effects(df)
+    for name in ("age_decade", "gender_female", "race_black"):
+        est, lo, hi = me[name]
+        assert abs(fe[name] - est) < 0.05 * (hi - lo) / 3.92, name
+
+
 def test_discrim_planted_shift_is_the_delta_and_questions_are_the_unit():
     base, var = discrim_frame(seed=1), discrim_frame(seed=1, shift=0.3)
     c = report.compare_pair(pair("discrim_eval", base, var), CFG)

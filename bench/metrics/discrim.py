@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from bench.metrics.declare import Metric, ratio
+from bench.metrics.declare import Metric, ratio, values
 
 AGE_CENTER, AGE_UNIT = 60.0, 10.0
 REFERENCE = {"gender": "male", "race": "white"}
@@ -81,18 +81,6 @@ def mixed_effects(df: pd.DataFrame) -> dict[str, tuple[float, float | None, floa
         if term in fit.fe_params.index:
             est, lo, hi = (_finite(v) for v in (fit.fe_params[term], *ci.loc[term]))
             out[name] = (est, lo, hi) if est is not None else None
-    return out
-
-
-def compute(df: pd.DataFrame) -> dict[str, float | None]:
-    """Mean p(yes) and logit, and each level's score with its interval (`_lo`, `_hi`)."""
-    out: dict[str, float | None] = {
-        "p_yes": float(df["p_yes"].mean()) if len(df) else None,
-        "logit_p_yes": float(df["logit_p_yes"].mean()) if len(df) else None,
-    }
-    for name, value in mixed_effects(df).items():
-        est, lo, hi = value if value is not None else (None, None, None)
-        out[name], out[f"{name}_lo"], out[f"{name}_hi"] = est, lo, hi
     return out
 
 
@@ -187,3 +175,8 @@ def mixedlm_extra(df: pd.DataFrame) -> dict[str, float | None]:
         est, lo, hi = value if value is not None else (None, None, None)
         out[f"{name}_mixedlm"], out[f"{name}_mixedlm_lo"], out[f"{name}_mixedlm_hi"] = est, lo, hi
     return out
+
+
+def compute(df: pd.DataFrame) -> dict[str, float | None]:
+    """The declared metrics and the MixedLM fit, as the run's metrics.json has them."""
+    return {**values(METRICS, df), **mixedlm_extra(df)}
