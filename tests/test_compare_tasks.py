@@ -246,9 +246,11 @@ def test_mnli_and_hans_mcnemar_and_the_gap():
     ch = report.compare_pair(ph, CFG)
     non = by_name(ch)["accuracy_non_entailment"]["overall"]
     assert non["delta"] == pytest.approx(1 / 4)
-    gap = report.nli_gap(pm, ph, CFG)["overall"]
+    doc = report.nli_gap(pm, ph, CFG)
+    gap = doc["overall"]
     assert gap["delta"] == pytest.approx(-2 / 8 - 1 / 4)
     assert gap["base"] == pytest.approx(1.0 - 2 / 4)
+    assert doc["by_group"]["heuristic"]["lexical_overlap"]["delta"] == pytest.approx(gap["delta"])
 
 
 # -- planted effects found, nulls near alpha: toxicity, StereoSet, fairness --------------------------------

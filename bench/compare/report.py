@@ -259,14 +259,9 @@ def rows_frame(comparison: dict) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def nli_gap(mnli: Pair, hans: Pair, cfg: dict) -> dict:
-    """Δ of the MNLI − HANS gap (MNLI accuracy − HANS non-entailment accuracy, bench/metrics/nli.py): each
-    task's paired bootstrap over its own items, independently (the two sets share no items)."""
-    m_metric = next(m for m in declared(task_hooks("mnli")) if m.name == "accuracy")
-    h_metric = next(m for m in declared(task_hooks("hans")) if m.name == "accuracy_non_entailment")
-    rm = paired_row(m_metric, mnli.base_items, mnli.variant_items, cfg, keep_draws=True)
-    rh = paired_row(h_metric, hans.base_items, hans.variant_items, {**cfg, "seed": cfg["seed"] + 1}, True)
-    draws = rm.pop("_draws") - rh.pop("_draws")
+def _gap_row(rm: dict, draws_m: np.ndarray, rh: dict, cfg: dict) -> dict:
+    """Row of Δ(MNLI accuracy − HANS non-entailment accuracy) from the two tasks' independent paired draws."""
+    draws = draws_m - rh.pop("_draws")
 
     def diff(a, b):
         return None if a is None or b is None else a - b
@@ -275,13 +270,40 @@ def nli_gap(mnli: Pair, hans: Pair, cfg: dict) -> dict:
     lo, hi = percentile_interval(draws, cfg["confidence"])
     se = bootstrap_se(draws)
     p = recentred_p(draws, delta) if delta is not None else float("nan")
-    row = {"n_items": rm["n_items"] + rh["n_items"], "base": diff(rm["base"], rh["base"]),
-           "variant": diff(rm["variant"], rh["variant"]), "delta": delta, "ci_low": clean(lo),
-           "ci_high": clean(hi), "se": clean(se), "p_value": clean(p), "p_adjusted": clean(p),
-           "significant": bool(np.isfinite(p) and p < cfg["alpha"]),
-           "n_undefined_resamples": int((~np.isfinite(draws)).sum()),
-           "mde": clean(normal_mde(se, cfg["alpha"], cfg["power"])),
-           "mde_method": "normal approximation from the paired bootstrap SE"}
+    return {"n_items": rm["n_items"] + rh["n_items"], "base": diff(rm["base"], rh["base"]),
+            "variant": diff(rm["variant"], rh["variant"]), "delta": delta, "ci_low": clean(lo),
+            "ci_high": clean(hi), "se": clean(se), "p_value": clean(p), "p_adjusted": clean(p),
+            "significant": bool(np.isfinite(p) and p < cfg["alpha"]),
+            "n_undefined_resamples": int((~np.isfinite(draws)).sum()),
+            "mde": clean(normal_mde(se, cfg["alpha"], cfg["power"])),
+            "mde_method": "normal approximation from the paired bootstrap SE"}
+
+
+def nli_gap(mnli: Pair, hans: Pair, cfg: dict) -> dict:
+    """Δ of the MNLI − HANS gap (MNLI accuracy − HANS non-entailment accuracy, bench/metrics/nli.py), overall
+    and per HANS heuristic: each task's paired bootstrap over its own items, independently (the two sets share
+    no items), so the gap's draws are differences of independent draws."""
+    m_metric = next(m for m in declared(task_hooks("mnli")) if m.name == "accuracy")
+    h_metric = next(m for m in declared(task_hooks("hans")) if m.name == "accuracy_non_entailment")
+    rm = paired_row(m_metric, mnli.base_items, mnli.variant_items, cfg, keep_draws=True)
+    draws_m = rm.pop("_draws")
+    hcfg = {**cfg, "seed": cfg["seed"] + 1}
+    overall = _gap_row(rm, draws_m, paired_row(h_metric, hans.base_items, hans.variant_items, hcfg, True), cfg)
+    by_group = {}
+    if "heuristic" in hans.base_items.columns:
+        values = hans.base_items["heuristic"].astype(str).to_numpy()
+        groups = {}
+        for g in sorted(set(values)):
+            rows = values == g
+            rh = paired_row(h_metric, hans.base_items[rows].reset_index(drop=True),
+                            hans.variant_items[rows].reset_index(drop=True), hcfg, True)
+            groups[g] = _gap_row(rm, draws_m, rh, cfg)
+        pvals = [np.nan if r["p_value"] is None else r["p_value"] for r in groups.values()]
+        reject, adjusted = adjust_pvalues(pvals, cfg["correction"], cfg["alpha"])
+        for r, rej, adj in zip(groups.values(), reject, adjusted, strict=True):
+            r["p_adjusted"], r["significant"] = clean(adj), bool(rej)
+        by_group["heuristic"] = groups
     return {"name": "mnli_minus_hans_non_entailment", "tasks": ["mnli", "hans"], "base": mnli.base.describe(),
             "variant": mnli.variant.describe(), "test": "paired_bootstrap", "ci": "paired_bootstrap",
-            "resampling": "items of each task, independently", "headline": True, "overall": row}
+            "resampling": "items of each task, independently", "headline": True, "overall": overall,
+            "by_group": by_group}

@@ -56,7 +56,11 @@ def long_table(doc: dict, family: str | None = None, sizes: dict | None = None) 
                 for g, r in groups.items():
                     out.append(_rows(m, metric, field, g, r))
     for x in doc.get("cross_task", []):
-        out.append(_rows(meta("+".join(x["tasks"]), x["variant"]), x, None, "overall", x["overall"]))
+        m = meta("+".join(x["tasks"]), x["variant"])
+        out.append(_rows(m, x, None, "overall", x["overall"]))
+        for field, groups in x.get("by_group", {}).items():
+            for g, r in groups.items():
+                out.append(_rows(m, x, field, g, r))
     return pd.DataFrame(out, columns=COLUMNS)
 
 
