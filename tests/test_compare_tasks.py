@@ -379,3 +379,13 @@ def test_long_table_equals_compare_json_and_undeclared_tasks_are_skipped(tmp_pat
     tex = (tmp_path / "compare.tex").read_text()
     assert "\\toprule" in tex and "n\\_terms" not in tex  # headline metrics only; names escaped
     json.dumps(doc)
+
+
+def test_too_few_clusters_give_no_interval():
+    """Two decision questions make three distinct resamples: no interval, not a misleading one."""
+    df = discrim_frame(n_questions=2)
+    doc = metrics_doc("discrim_eval", df, get_task("discrim_eval").declared_metrics, [], n_resamples=50)
+    iv = doc["intervals"]["metrics"]["gender_female"]
+    assert doc["metrics"]["gender_female"] is not None and iv["low"] is None and iv["high"] is None
+    row = report.compare_pair(pair("discrim_eval", df, df.assign(logit_p_yes=df["logit_p_yes"] + 0.1)), CFG)
+    assert by_name(row)["p_yes"]["overall"]["ci_low"] is None and by_name(row)["p_yes"]["overall"]["p_value"] is None

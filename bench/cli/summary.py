@@ -40,16 +40,16 @@ def family_table(results, tasks) -> Group:
         bits, size, method = model_size(r.model_path)
         sizes.add_row(r.family, r.variant, method, fmt(bits, 2) if bits else "?", f"{size:,}" if size else "?")
     out = [sizes]
-    for t in tasks:
+    for t in tasks:  # metrics down, variants across: a family has few variants and a task many metrics
         table = Table(title=f"{t.name} (95% bootstrap interval)", title_justify="left")
-        table.add_column("variant", overflow="fold")
-        for m in t.spec.metrics:
-            table.add_column(m, justify="right", overflow="fold")
+        table.add_column("metric", overflow="fold", min_width=min(36, max(map(len, t.spec.metrics), default=6)))
+        docs = []
         for r in results:
-            doc = {}
-            if t.name in r.run_dirs:
-                doc = json.loads((r.run_dirs[t.name] / "metrics.json").read_text())
-            table.add_row(r.variant, *(cell(doc.get("metrics", {}), m, (doc.get("intervals") or {}).get("metrics"))
-                                       for m in t.spec.metrics))
+            table.add_column(r.variant, justify="right", overflow="fold")
+            path = r.run_dirs.get(t.name)
+            docs.append(json.loads((path / "metrics.json").read_text()) if path else {})
+        for m in t.spec.metrics:
+            table.add_row(m, *(cell(d.get("metrics", {}), m, (d.get("intervals") or {}).get("metrics"))
+                               for d in docs))
         out.append(table)
     return Group(*out)

@@ -31,7 +31,8 @@ FLIP = {"n_items", "n_flipped", "flip_rate", "became_biased", "stopped_biased"} 
 `p_value` is the named test's raw p; `p_adjusted`/`significant` correct across the groups of one metric and
 one group field (Holm by default, BH on request); the overall row is a single test (`p_adjusted` = `p_value`).
 The interval and the p can disagree at the margin (a bootstrap percentile interval excluding 0 with an exact
-test's p above alpha): they are different procedures, and each row names both. `mde` is the smallest |Δ| the
+test's p above alpha): they are different procedures, and each row names both. With fewer than 5 resampling
+units (bench.stats.resample.MIN_UNITS) the interval, and a bootstrap p, are null. `mde` is the smallest |Δ| the
 test would detect with `power` (default 0.8) at this many items (bench/stats/power.py).
 """
 
@@ -50,6 +51,7 @@ from bench.stats.flips import BIASED, transition_matrix
 from bench.stats.power import mcnemar_mde, normal_mde
 from bench.stats.resample import (
     bootstrap_se,
+    enough_units,
     paired_bootstrap,
     percentile_interval,
     permutation_null,
@@ -86,7 +88,7 @@ def paired_row(metric: Metric, base: pd.DataFrame, variant: pd.DataFrame, cfg: d
     delta = vv - vb
     unit, strata = units(metric, base)
     draws = np.full(cfg["n_resamples"], np.nan)
-    if n and np.isfinite(delta):
+    if n and np.isfinite(delta) and enough_units(unit, n):
         draws = paired_bootstrap(lambda w: evaluate(metric, sb, w), lambda w: evaluate(metric, sv, w), n,
                                  unit=unit, strata=strata, n_resamples=cfg["n_resamples"], seed=cfg["seed"])
     lo, hi = percentile_interval(draws, cfg["confidence"])

@@ -6,8 +6,9 @@ Schema `qdbench.metrics/1`: {"schema", "task", "metrics": {NAME: value}, "by_gro
 "intervals" (added in place; readers of the keys above are unaffected): {"method": "percentile_bootstrap",
 "confidence", "n_resamples", "seed", "metrics": {NAME: IV}, "by_group": {FIELD: {VALUE: {NAME: IV}}}} with
 IV = {"low", "high", "se", "resampling"}: the percentile interval and the bootstrap standard error of a
-single run's value, resampling what the metric declares (items, prompts, clusters within target terms,
-decision questions). It is the noise a reader should see before comparing two runs (lm-eval's stderr).
+single run's value (null with fewer than 5 resampling units), resampling what the metric declares (items,
+prompts, clusters within target terms, decision questions). It is the noise a reader should see before
+comparing two runs (lm-eval's stderr).
 Only declared metrics (bench/metrics/declare.py) get intervals; a task's `extra(records)` values (e.g.
 DiscrimEval's MixedLM fit with its own Wald interval as `_lo`/`_hi`) are reported as they are.
 """
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from bench.metrics.declare import Metric, clean, evaluate, resampling, stats, units
-from bench.stats.resample import bootstrap, bootstrap_se, percentile_interval
+from bench.stats.resample import bootstrap, bootstrap_se, enough_units, percentile_interval
 
 SCHEMA = "qdbench.metrics/1"
 N_RESAMPLES, SEED, CONFIDENCE = 1000, 0, 0.95
@@ -42,7 +43,10 @@ def intervals(metrics: Sequence[Metric], records: pd.DataFrame, n_resamples: int
         def fn(w, group=group, st=st):
             return np.column_stack([evaluate(m, s, w) for m, s in zip(group, st, strict=True)])
 
-        draws = bootstrap(fn, len(records), unit=unit, strata=strata, n_resamples=n_resamples, seed=seed)
+        if enough_units(unit, len(records)):
+            draws = bootstrap(fn, len(records), unit=unit, strata=strata, n_resamples=n_resamples, seed=seed)
+        else:
+            draws = np.full((n_resamples, len(group)), np.nan)
         for j, m in enumerate(group):
             lo, hi = percentile_interval(draws[:, j], confidence)
             out[m.name] = {"low": clean(lo), "high": clean(hi), "se": clean(bootstrap_se(draws[:, j])),

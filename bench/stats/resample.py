@@ -15,6 +15,14 @@ import numpy as np
 from bench.stats.bootstrap import MAX_CELLS, resample_counts, strata_groups, two_sided_p
 
 Fn = Callable[[np.ndarray], np.ndarray]
+# Below this many resampling units (items, prompts, clusters) a bootstrap distribution is a handful of
+# atoms (two decision questions give three distinct resamples): no interval is reported rather than a
+# misleading one.
+MIN_UNITS = 5
+
+
+def enough_units(unit: np.ndarray | None, n: int) -> bool:
+    return (n if unit is None else len(np.unique(unit))) >= MIN_UNITS
 
 
 def chunks(total: int, n: int) -> Iterator[int]:
