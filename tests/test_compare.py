@@ -233,7 +233,10 @@ def test_cli_writes_schema_and_plots(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["compare", str(b), str(v), "--out", str(out), "--resamples", "200", "--correction", "bh"]) == 0
     text = capsys.readouterr().out
-    assert "bias_score_ambig" in text and "p (bh)" in text and "answer flips" in text and "category=C" in text
+    assert "bias_score_ambig (permutation)" in text and "p bh" in text and "answer flips" in text
+    assert "category=C" in text and "accuracy (McNemar)" in text
+    assert all(len(line) <= 120 for line in text.splitlines() if not line.startswith("wrote "))
+    assert any(line.rstrip().endswith("MDE") for line in text.splitlines())  # the last column is never cropped
     doc = _no_nan((out / "compare.json").read_text())
     assert doc["schema"] == "qdbench.compare/1"
     assert doc["settings"] == {"n_resamples": 200, "seed": 0, "confidence": 0.95, "alpha": 0.05, "correction": "bh",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -20,32 +21,29 @@ def _p(v) -> str:
     return f"{v:.1e}" if v < 1e-3 else f"{v:.3f}"
 
 
-TESTS = {"mcnemar_exact": "McNemar", "paired_permutation": "perm.", "paired_bootstrap": "boot."}
+TESTS = {"mcnemar_exact": "McNemar", "paired_permutation": "permutation", "paired_bootstrap": "bootstrap"}
 
 
 def metrics_table(comparison: dict, settings: dict, all_metrics: bool = False) -> Table:
-    """One section per metric: its name (and test) on the overall row, then one row per group; only the
-    name column is wide, so nothing is cut at 120 columns (long names wrap)."""
+    """One section per metric: its name and test on the overall row, then one row per group. Column minimum
+    widths sum to less than 120, so rich wraps long cells instead of cropping columns."""
     conf = int(round(settings["confidence"] * 100))
     title = (f"{comparison['task']} · {comparison['variant']['label']} vs {comparison['base']['label']} · "
              f"{comparison['n_items']} paired items")
-    table = Table(title=escape(title), title_justify="left")
+    table = Table(title=escape(title), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
     shown = [m for m in comparison["metrics"] if all_metrics or m["headline"]]
     labels = [m["name"] for m in shown] + [f"  {f}={g}" for m in shown for f, gs in m["by_group"].items() for g in gs]
-    table.add_column("metric · group", overflow="fold", min_width=min(36, max(map(len, labels), default=6)))
-    for name, justify in (("n", "right"), ("base", "right"), ("variant", "right"), ("Δ", "right"),
-                          (f"{conf}% CI", "right"), ("p", "right"), (f"p ({settings['correction']})", "right"),
-                          ("sig", "center"), ("test", "left"), ("MDE", "right")):
-        table.add_column(name, justify=justify, overflow="fold", no_wrap=name == f"{conf}% CI")
+    table.add_column("metric (test) · group", overflow="fold", min_width=min(24, max(map(len, labels), default=6)))
+    for name in ("n", "base", "variant", "Δ", f"{conf}% CI", "p", f"p {settings['correction']}", "sig", "MDE"):
+        table.add_column(name, justify="center" if name == "sig" else "right", overflow="fold")
     for m in shown:
-        rows = [(m["name"], m["overall"])] + [(f"  {f}={g}", r) for f, gs in m["by_group"].items()
-                                              for g, r in gs.items()]
+        rows = [(f"{m['name']} ({TESTS.get(m['test'], m['test'])})", m["overall"])] + [
+            (f"  {f}={g}", r) for f, gs in m["by_group"].items() for g, r in gs.items()]
         for i, (label, r) in enumerate(rows):
             ci = "–" if r["ci_low"] is None else f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
             table.add_row(f"[bold]{escape(label)}[/]" if i == 0 else escape(label), str(r["n_items"]),
                           _f(r["base"]), _f(r["variant"]), _f(r["delta"], signed=True), escape(ci),
-                          _p(r["p_value"]), _p(r["p_adjusted"]), "*" if r["significant"] else "",
-                          TESTS.get(m["test"], m["test"]) if i == 0 else "", _f(r.get("mde")),
+                          _p(r["p_value"]), _p(r["p_adjusted"]), "*" if r["significant"] else "", _f(r.get("mde")),
                           style="bold red" if r["significant"] else None, end_section=i == len(rows) - 1)
     return table
 
