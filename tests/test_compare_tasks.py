@@ -389,3 +389,23 @@ def test_too_few_clusters_give_no_interval():
     assert doc["metrics"]["gender_female"] is not None and iv["low"] is None and iv["high"] is None
     row = report.compare_pair(pair("discrim_eval", df, df.assign(logit_p_yes=df["logit_p_yes"] + 0.1)), CFG)
     assert by_name(row)["p_yes"]["overall"]["ci_low"] is None and by_name(row)["p_yes"]["overall"]["p_value"] is None
+
+
+def test_run_tables_wrap_and_never_crop_a_column(capsys):
+    """`qdbench show`'s tables: every line ends with its border, however many long metric names."""
+    from bench.cli.render import print_run
+
+    rng = np.random.default_rng(1)
+    n = 40
+    df = nli(list(rng.integers(0, 3, n)), list(rng.integers(0, 2, n)),
+             heuristic=rng.choice(["lexical_overlap", "subsequence"], n), subcase=rng.choice(["ln_subject/object_swap",
+                                                                                             "sn_NP/S"], n))
+    task = get_task("hans")
+    doc = metrics_doc("hans", df, task.declared_metrics, task.spec.group_by, n_resamples=50)
+    manifest = {"model": {"spec": "m", "kind": "local", "fingerprint": {"sha256": "ab" * 8}},
+                "task": {"name": "hans", "options": {}}, "data": {"origin": "sample", "n_items": n,
+                                                                   "n_items_available": n}}
+    print_run(manifest, doc, list(doc["metrics"]))
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith(("┃", "│", "┏", "└"))]
+    assert lines and all(x.rstrip().endswith(("┃", "│", "┓", "┘")) for x in lines)
+    assert any("[" in x and "]" in x for x in lines)  # intervals shown next to values

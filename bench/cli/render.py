@@ -29,10 +29,25 @@ def cell(vals: dict, name: str, intervals: dict | None = None) -> str:
     return text
 
 
+def fitting(names: list[str], width: int, fixed: int = 38) -> list[list[str]]:
+    """Split metric names into tables narrow enough for `width`: rich crops a table whose columns cannot
+    shrink (a header is one word), so each column is budgeted at its name's length or a value's 18."""
+    parts: list[list[str]] = [[]]
+    used = fixed
+    for name in names:
+        need = max(len(name), 18) + 3
+        if parts[-1] and used + need > width:
+            parts.append([])
+            used = fixed
+        parts[-1].append(name)
+        used += need
+    return parts
+
+
 def metrics_table(metrics: dict, names: list[str], title: str) -> Table:
     table = Table(title=title, title_justify="left")
     labels = ["overall"] + [f"{f}={v}" for f, groups in metrics.get("by_group", {}).items() for v in groups]
-    table.add_column("group", overflow="fold", min_width=min(40, max(len(x) for x in labels)))
+    table.add_column("group", overflow="fold", min_width=min(24, max(len(x) for x in labels)))
     table.add_column("n", justify="right")
     for name in names:
         table.add_column(name, justify="right", overflow="fold")
@@ -47,7 +62,7 @@ def metrics_table(metrics: dict, names: list[str], title: str) -> Table:
     return table
 
 
-def print_run(manifest: dict, metrics: dict, names: list[str], chunk: int = 4) -> None:
+def print_run(manifest: dict, metrics: dict, names: list[str]) -> None:
     model = manifest["model"]
     variant = manifest.get("variant") or {}
     # a short label: the variant's name, not its cache folder
@@ -55,9 +70,8 @@ def print_run(manifest: dict, metrics: dict, names: list[str], chunk: int = 4) -
         title = f"{manifest['task']['name']} · {variant.get('family') or ''} {variant['name']}".replace("  ", " ")
     else:
         title = f"{manifest['task']['name']} · {model['spec']}"
-    for start in range(0, max(len(names), 1), chunk):  # a few metrics per table, so cells never need cutting
-        part = names[start:start + chunk]
-        console.print(metrics_table(metrics, part, title if start == 0 else f"{manifest['task']['name']} (continued)"))
+    for i, part in enumerate(fitting(names, console.width)):
+        console.print(metrics_table(metrics, part, title if i == 0 else f"{manifest['task']['name']} (continued)"))
     iv = metrics.get("intervals")
     if iv:
         console.print(f"[{int(iv['confidence'] * 100)}%: {iv['method'].replace('_', ' ')}, {iv['n_resamples']} "
