@@ -13,8 +13,7 @@ def add_parser(sub) -> None:
     p.add_argument("runs", nargs="*", type=Path, help="run folders (or a runs folder to show all inside); "
                    "default with --list: runs/")
     p.add_argument("--all-metrics", action="store_true",
-                   help="every metric (default: the task's summary metrics; length-normalized and other variants "
-                        "only with this)")
+                   help="also the *_norm / *_sum variants and DiscrimEval's MixedLM fit")
     p.add_argument("--list", action="store_true", help="one line per run: model, task, settings hash, items, "
                    "limit, seed, dtype, data")
     p.set_defaults(func=show)
@@ -38,15 +37,12 @@ def find_runs(paths: list[Path]) -> list[Path]:
     return out
 
 
-def _summary_metrics(task: str) -> list[str]:
-    """The task YAML's `metrics:` list (its summary columns); empty where the task is not known here."""
-    from bench.errors import UserError
-    from bench.tasks.registry import get_task
+VARIANT_SUFFIXES = ("_norm", "_sum")  # length-normalized / summed-log-likelihood variants of the headline metrics
 
-    try:
-        return list(get_task(task).spec.metrics)
-    except UserError:
-        return []
+
+def _summary(name: str) -> bool:
+    """Shown by default: the headline metrics, not their variants or a second estimator (MixedLM)."""
+    return not name.endswith(VARIANT_SUFFIXES) and "_mixedlm" not in name
 
 
 def show(args) -> int:
@@ -61,8 +57,7 @@ def show(args) -> int:
         manifest, metrics, _ = load_run(run_dir, items=False)
         names = [n for n in metrics["metrics"] if not n.endswith(("_lo", "_hi"))]  # shown as intervals
         if not args.all_metrics:
-            summary = _summary_metrics(manifest["task"]["name"])
-            names = [n for n in names if n in summary] if summary else [n for n in names if not n.endswith("_norm")]
+            names = [n for n in names if _summary(n)]
         print_run(manifest, metrics, names)
         print(f"run folder: {run_dir}\n")
     return 0
