@@ -68,7 +68,7 @@ def check_task(task: Task, docs: list[dict]) -> None:
         raise UserError(f"{_where(task, 'group_by')}: {', '.join(missing)} is not a field of the data or of the "
                         f"task's item rows (add it to `fields`; rows have: {', '.join(sorted(rows[0]))})")
     try:
-        computed = set(task.hooks.compute(pd.DataFrame(rows)))
+        computed = set(task.metrics(pd.DataFrame(rows))["metrics"])
     except Exception:  # a metric may need more items than a dry run has; the names are then checked by the run
         return
     unknown = [m for m in spec.metrics if m not in computed]
