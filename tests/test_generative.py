@@ -11,6 +11,7 @@ import pytest
 
 from bench.cli.main import main
 from bench.exec.local import RunOptions, evaluate, prepare
+from bench.metrics.declare import values
 from bench.models.requests import ChatRequest, ChatResult
 from bench.tasks import generative
 from bench.tasks.registry import get_task
@@ -116,13 +117,15 @@ def test_compare_pairs_reasoning_length_and_flips(tiny_backend, tmp_path, monkey
                     backend=tiny_backend)
     cfg = report.settings(200, 0, "holm")
     doc = report.compare_pair(pairing.pair(pairing.load(b), pairing.load(v)), cfg)
-    r = doc["reasoning"]
-    assert r["deltas"]["reasoning_tokens_mean_all"]["delta"] == pytest.approx(2 * (2 - 20) / 6)
-    lo, hi = r["deltas"]["reasoning_tokens_mean_all"]["ci_low"], r["deltas"]["reasoning_tokens_mean_all"]["ci_high"]
-    assert lo < r["deltas"]["reasoning_tokens_mean_all"]["delta"] <= hi <= 0
-    assert r["flips"]["n_flipped"] == 2 and r["flips"]["became_wrong"] == 2
-    assert r["flips"]["flipped_with_shorter_reasoning"] == 2
-    assert r["flips"]["reasoning_delta_mean_flipped"] == pytest.approx(-18)
+    by_name = {m["name"]: m for m in doc["metrics"]}
+    r = by_name["reasoning_tokens_mean_all"]
+    assert r["test"] == "paired_bootstrap" and r["overall"]["delta"] == pytest.approx(2 * (2 - 20) / 6)
+    assert r["overall"]["ci_low"] < r["overall"]["delta"] <= r["overall"]["ci_high"] <= 0
+    assert by_name["accuracy_all_items"]["overall"]["discordant"]["base_only"] == 2  # became wrong
+    assert by_name["parse_failure_rate"]["test"] == "mcnemar_exact"
+    f = doc["flips"]["reasoning"]
+    assert f["n_flipped"] == 2 and f["flipped_with_shorter_reasoning"] == 2
+    assert f["reasoning_delta_mean_flipped"] == pytest.approx(-18)
     assert main(["compare", str(b), str(v), "--resamples", "200", "--no-plots", "--out", str(tmp_path / "c")]) == 0
 
 
@@ -232,7 +235,7 @@ def test_accuracy_all_items_counts_unparseable_as_wrong():
     df = pd.DataFrame({"parsed": [True, True, False], "choice": [0, 1, -1], "gold": [0, 0, 2], "pred": [0, 1, -1],
                        "pred_norm": [0, 1, -1], "has_reasoning": [False] * 3, "reasoning_tokens": [0] * 3,
                        "reasoning_truncated": [False] * 3, "answer_cut": [False] * 3, "new_tokens": [3, 3, 3]})
-    m = generative.task_compute(task)(df)
+    m = values(generative.declared_metrics(task.hooks), df)
     assert m["accuracy"] == 0.5 and m["accuracy_all_items"] == pytest.approx(1 / 3)
     assert m["accuracy_contradiction"] is None  # the only contradiction item did not parse
 
@@ -289,9 +292,10 @@ def test_generative_runs_of_tasks_without_gold_compare(tiny_backend, tmp_path, m
                          backend=tiny_backend)
     pair = pairing.pair(pairing.load(dirs[0]), pairing.load(dirs[1]))
     doc = report.compare_pair(pair, report.settings(100, 0, "holm"))
-    (m,) = doc["metrics"]
-    assert m["name"] == "parse_success_rate" and m["overall"]["delta"] == -1.0
-    assert doc["flips"]["overall"]["n_flipped"] == 4 and doc["reasoning"]["flips"]["became_unparseable"] == 4
+    by_name = {m["name"]: m for m in doc["metrics"]}
+    assert by_name["parse_failure_rate"]["overall"]["delta"] == 1.0
+    assert by_name["pct_stereotype"]["overall"]["variant"] is None  # nothing parsed in the variant
+    assert doc["flips"]["overall"]["n_flipped"] == 4 and doc["flips"]["reasoning"]["became_unparseable"] == 4
 
 
 @pytest.mark.parametrize("name", ["bbq", "crows_pairs"])

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 from bench.metrics import crows_pairs as metrics
 from bench.models.requests import LoglikelihoodRequest
 
@@ -22,9 +20,8 @@ def record(task, doc: dict, results: list) -> dict:
     return row
 
 
-def compute(df: pd.DataFrame) -> dict[str, float]:
-    return metrics.compute(df)
-
+METRICS = metrics.METRICS
+GENERATIVE_METRICS = metrics.GENERATIVE_METRICS
 
 SHUFFLE_OPTIONS = True  # generate mode: the two sentences in a per-item seeded order
 
@@ -38,7 +35,3 @@ def generative_item(task, doc: dict):
 
 def generative_record(task, doc: dict, choice: int | None) -> dict:
     return {"prefers_more": None if choice is None else choice == 0}
-
-
-def generative_compute(df: pd.DataFrame) -> dict[str, float]:
-    return metrics.generative_metrics(df)

@@ -5,14 +5,15 @@ a plain prompt; the answer letter is read back from the generated text (bench/ta
 A task's item comes from its prompt template and choices (the trailing "Answer:" dropped), or from a
 `generative_item(task, doc) -> Item` hook where the log-likelihood form has no question (StereoSet, CrowS-Pairs,
 DiscrimEval). Such a task also gives `generative_record(task, doc, choice) -> dict` (the row fields its
-`generative_compute` reads) and may set `SHUFFLE_OPTIONS = True`: its options are then shown in an order drawn
-per item from the run seed, identical for every variant. Unparseable answers are their own category: they
-are left out of the task's metrics (denominator `n_parsed`) and counted in `parse_failure_rate`;
+`GENERATIVE_METRICS`, declared Metrics, read) and may set `SHUFFLE_OPTIONS = True`: its options are then shown
+in an order drawn per item from the run seed, identical for every variant. Unparseable answers are their own
+category: they are left out of the task's metrics (denominator `n_parsed`) and counted in `parse_failure_rate`;
 `accuracy_all_items` counts them as wrong over all items.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
 import re
@@ -24,6 +25,7 @@ import pandas as pd
 
 from bench.errors import UserError
 from bench.metrics import reasoning
+from bench.metrics.declare import Metric, declared, ratio
 from bench.metrics.groups import metrics_doc
 from bench.models.requests import ChatRequest, ChatResult
 from bench.tasks.answer_extraction import LETTERS, extract_choice
@@ -168,24 +170,37 @@ def record(task, doc: dict, results: list[ChatResult]) -> dict:
     return row
 
 
-def task_compute(task):
-    """The task's metrics over parsed answers, plus parse and reasoning statistics over all items."""
-    inner = getattr(task.hooks, "generative_compute", None) or task.hooks.compute
+def parsed_only(metric: Metric) -> Metric:
+    """The metric over parsed answers: each per-item statistic is zeroed where no option could be read, so its
+    sums (and the metric, its intervals and tests) are those of the parsed items alone."""
+    def columns(records: pd.DataFrame) -> dict[str, np.ndarray]:
+        keep = records["parsed"].to_numpy(bool)
+        return {k: np.where(keep, np.asarray(v, dtype=np.float64), 0.0) for k, v in metric.columns(records).items()}
+    return dataclasses.replace(metric, columns=columns)
 
-    def compute(df: pd.DataFrame) -> dict[str, float]:
-        parsed = df[df["parsed"].astype(bool)]
-        out = dict(inner(parsed)) if len(parsed) else {name: float("nan") for name in task.spec.metrics}
-        if "gold" in df.columns and df["gold"].notna().all():
-            correct = df["choice"].to_numpy() == df["gold"].to_numpy()
-            out["accuracy_all_items"] = float(np.mean(correct)) if len(df) else float("nan")
-        out.update(reasoning.run_stats(df))
-        return out
 
-    return compute
+def _all_items_correct(records: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {"correct": records["choice"].to_numpy() == records["gold"].to_numpy(), "n": np.ones(len(records))}
+
+
+ACCURACY_ALL_ITEMS = Metric("accuracy_all_items", _all_items_correct, lambda s: ratio(s["correct"], s["n"]),
+                            test="mcnemar", outcome=("correct", "n"),
+                            description="accuracy over all items, an unparseable answer counted wrong")
+
+
+def declared_metrics(hooks) -> list[Metric]:
+    """A task's metrics in generate mode: its `GENERATIVE_METRICS` (or, for rows with pred/gold, its METRICS)
+    over parsed answers, accuracy over all items where there is a gold answer, then the parse and reasoning
+    statistics (bench/metrics/reasoning.py) over all items."""
+    own = getattr(hooks, "GENERATIVE_METRICS", None)
+    out = [parsed_only(m) for m in (declared(hooks) if own is None else own)]
+    if not hasattr(hooks, "generative_record"):
+        out.append(ACCURACY_ALL_ITEMS)
+    return out + list(reasoning.METRICS)
 
 
 def metrics(task, records: pd.DataFrame) -> dict:
-    doc = metrics_doc(task.name, records, task_compute(task), task.spec.group_by)
+    doc = metrics_doc(task.name, records, task.declared_metrics, task.spec.group_by)
     doc["mode"] = "generate"
     doc["unparseable"] = ("left out of the task metrics (denominator n_parsed); counted in parse_failure_rate; "
                           "wrong in accuracy_all_items")

@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 
-import pandas as pd
-
 from bench.errors import UserError
 from bench.metrics import toxicity
 from bench.models.classifier import DEFAULT, load_classifier
@@ -73,5 +71,4 @@ def check_docs(docs: list[dict]) -> list[str]:
     return [f"{repeated} prompts appear in more than one file and count once per file"] if repeated else []
 
 
-def compute(df: pd.DataFrame) -> dict[str, float]:
-    return toxicity.compute(df)
+METRICS = toxicity.METRICS
