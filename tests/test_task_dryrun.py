@@ -48,3 +48,16 @@ def test_wrong_task_file_is_one_line_before_any_folder(tmp_path, bad_task, chang
                  "--quiet")
     refused(result, path, f"field '{field}'", *words)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("change, field, words", [
+    (lambda t: t["prompt"].update(template="{{ context }} {{ missing }}"), "prompt.template", ["'missing'"]),
+    (lambda t: t.update(group_by=["nofield"]), "group_by", ["nofield"]),
+])
+def test_wrong_task_file_is_refused_in_generate_mode_too(tmp_path, bad_task, change, field, words):
+    path = bad_task(change)
+    out = tmp_path / "out"
+    result = cli("run", "--model", "builtin:tiny-llama", "--tasks", "bbq_edited", "--limit", "4", "--out", str(out),
+                 "--mode", "generate", "--quiet")
+    refused(result, path, f"field '{field}'", *words)
+    assert not out.exists()

@@ -7,6 +7,7 @@ matrices take it too.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from bench.cli.render import print_run
@@ -41,6 +42,19 @@ def add_parser(sub) -> None:
                                         "or builtin:tiny-detoxify (random, for tests)")
     p.add_argument("--classifier-path", type=Path, help="local Detoxify checkpoint folder or HF classifier folder")
     p.add_argument("--classifier-label", help="the classifier's toxic label (default: toxicity / toxic)")
+    p.add_argument("--mode", choices=("loglikelihood", "generate"), default="loglikelihood",
+                   help="multiple-choice tasks: score options by log-likelihood (default) or generate an answer "
+                        "letter")
+    p.add_argument("--chat-template", default="auto", help="generate mode: auto (the model's, if it has one), "
+                   "none (plain prompt) or a file holding a Jinja chat template")
+    p.add_argument("--system-prompt", help="generate mode: a system message")
+    p.add_argument("--max-new-tokens", type=int, help="generate mode: answer token budget (default 32)")
+    p.add_argument("--max-think-tokens", type=int, help="generate mode: reasoning token budget; a think block "
+                   "still open then is closed and the answer gets --max-new-tokens")
+    p.add_argument("--enable-thinking", action=argparse.BooleanOptionalAction, default=None,
+                   help="generate mode: pass enable_thinking to templates that take it (Qwen3)")
+    p.add_argument("--num-fewshot", type=int, default=0,
+                   help="few-shot examples per item, drawn seeded from a held-out split (both modes)")
     p.add_argument("--quiet", action="store_true", help="print only the final table and errors (no progress, "
                                                         "no notes); library messages always go to OUT/qdbench.log")
     p.set_defaults(func=run)
@@ -85,3 +99,4 @@ def run(args) -> int:
         print_run(manifest, metrics, task.spec.metrics)
         print(f"run folder: {run_dir}")
     return 0
+

@@ -48,6 +48,20 @@ def per_task_options(matrix, where: str, cli: dict, given: dict) -> dict:
     return out
 
 
+def family_options(matrix, where: str, given: dict) -> dict[str, dict]:
+    """family name -> its `run:` options (validated like the matrix-wide ones), less those given on the
+    command line, which win."""
+    from bench.cli.options import file_options
+
+    out = {}
+    for fam in matrix.families:
+        if fam.run:
+            name = fam.family_name()
+            values = file_options(fam.run, f"{where}, family '{name}', field 'run'")
+            out[name] = {k: v for k, v in values.items() if k not in given}
+    return out
+
+
 def run_matrix_file(args, banner: str | None = None) -> int:
     from bench.cli.checks import out_folder
     from bench.cli.options import given
@@ -65,7 +79,8 @@ def run_matrix_file(args, banner: str | None = None) -> int:
     out_folder(args.out)
     log_to(args.out / "qdbench.log")
     pick_device(next(iter(per_task.values())).device)
-    results = run_matrix(matrix, per_task)
+    results = run_matrix(matrix, per_task, family_options(matrix, f"matrix file {where}",
+                                                          given(getattr(args, "argv", None))))
     if banner:
         console.print(f"[bold yellow]{banner}[/]")
     console.print(family_table(results, [get_task(name) for name in per_task]))

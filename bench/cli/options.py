@@ -53,7 +53,7 @@ def options_model():
 
     fields = {}
     for dest, a in option_actions().items():
-        if isinstance(a, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+        if isinstance(a, (argparse._StoreTrueAction, argparse._StoreFalseAction, argparse.BooleanOptionalAction)):
             kind: Any = bool
         elif a.choices:
             kind = Literal[tuple(a.choices)]

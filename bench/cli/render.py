@@ -70,8 +70,15 @@ def print_run(manifest: dict, metrics: dict, names: list[str]) -> None:
         title = f"{manifest['task']['name']} · {variant.get('family') or ''} {variant['name']}".replace("  ", " ")
     else:
         title = f"{manifest['task']['name']} · {model['spec']}"
+    generative = metrics.get("mode") == "generate"
+    if generative:
+        from bench.metrics.reasoning import STAT_NAMES
+
+        names = [n for n in names if n not in STAT_NAMES]
     for i, part in enumerate(fitting(names, console.width)):
         console.print(metrics_table(metrics, part, title if i == 0 else f"{manifest['task']['name']} (continued)"))
+    if generative:
+        print_generation(metrics)
     iv = metrics.get("intervals")
     if iv:
         console.print(f"[{int(iv['confidence'] * 100)}%: {iv['method'].replace('_', ' ')}, {iv['n_resamples']} "
@@ -93,3 +100,12 @@ def print_run(manifest: dict, metrics: dict, names: list[str]) -> None:
     elif classifier.startswith("builtin:"):
         console.print("[bold yellow]note: the built-in toxicity classifier is random-initialized: its toxicity "
                       "scores are meaningless.[/]")
+
+
+def print_generation(metrics: dict) -> None:
+    """Parse failures and reasoning statistics of a generative run, overall and per group."""
+    from bench.metrics.reasoning import STAT_NAMES
+
+    console.print(metrics_table(metrics, list(STAT_NAMES), "answers and reasoning"))
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(metrics.get("parse_status_counts", {}).items()))
+    console.print(f"parse status: {counts}; unparseable answers: {metrics.get('unparseable', '')}")

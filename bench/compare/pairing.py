@@ -69,6 +69,7 @@ CHECKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("task file (prompts, choices, scoring)", ("task", "yaml_sha256")),
     ("prompt template and decoding settings", ("task", "template_hash")),
     ("decoding settings", ("task", "generation")),
+    ("scoring mode (log-likelihood or generate)", ("settings", "mode")),
     ("data files (sha256)", ("data", "files_sha256")),
 )
 

@@ -112,3 +112,13 @@ def print_comparison(comparison: dict, settings: dict, all_metrics: bool = False
     trans = transitions_table(comparison)
     if trans is not None:
         console.print(trans)
+    if (comparison["flips"] or {}).get("reasoning"):
+        console.print(reasoning_line(comparison["flips"]["reasoning"]))
+
+
+def reasoning_line(flips: dict) -> str:
+    """The flipped answers of a generative pair with their change in reasoning length."""
+    return (f"flipped answers: {flips['n_flipped']}, Δ reasoning {_f(flips['reasoning_delta_mean_flipped'], 1, True)}"
+            f" tokens (unflipped {_f(flips['reasoning_delta_mean_unflipped'], 1, True)}); shorter "
+            f"{flips['flipped_with_shorter_reasoning']}, longer {flips['flipped_with_longer_reasoning']}; "
+            f"became unparseable {flips['became_unparseable']}, parseable {flips['became_parseable']}")

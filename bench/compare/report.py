@@ -27,6 +27,11 @@ ROW  = {"n_items", "base", "variant", "delta", "ci_low", "ci_high", "se", "p_val
         "significant", "n_undefined_resamples", "mde", "mde_method",
         "discordant": {"base_only", "variant_only", "eligible"} (McNemar only), "mde_discordant" (McNemar only)}
 FLIP = {"n_items", "n_flipped", "flip_rate", "became_biased", "stopped_biased"} (the last two with transitions)
+Generate-mode pairs (both runs `--mode generate`) compare the generative form's declared metrics (the task's over
+parsed answers, parse failures, reasoning statistics; bench/tasks/generative.py), flips on `choice`, and add
+flips["reasoning"] = {"n_flipped", "reasoning_delta_mean_flipped", "reasoning_delta_mean_unflipped",
+"flipped_with_shorter_reasoning", "flipped_with_longer_reasoning", "flipped_with_same_length",
+"became_unparseable", "became_parseable"} (reasoning length in tokens, variant − base).
 
 `p_value` is the named test's raw p; `p_adjusted`/`significant` correct across the groups of one metric and
 one group field (Holm by default, BH on request); the overall row is a single test (`p_adjusted` = `p_value`).
@@ -45,6 +50,7 @@ import pandas as pd
 
 from bench import __version__
 from bench.compare.pairing import Pair
+from bench.metrics import reasoning
 from bench.metrics.declare import TESTS, Metric, clean, declared, evaluate, resampling, stats, units
 from bench.stats import adjust_pvalues, flip_rate, mcnemar_exact
 from bench.stats.flips import BIASED, transition_matrix
@@ -170,6 +176,7 @@ def compare_flips(hooks, pair: Pair, fields: list[str], pred: str = "pred") -> d
                      None if kv is None else kv[values == g]) for g in sorted(set(values))}
     if kb is not None:
         cats = list(hooks.KIND_CATEGORIES)
+        cats += sorted((set(kb) | set(kv)) - set(cats))  # e.g. unparseable answers of generative runs
 
         def matrix(mask: np.ndarray) -> list[list[int]]:
             return transition_matrix(kb[mask], kv[mask], cats).to_numpy().tolist()
@@ -199,10 +206,24 @@ def task_hooks(name: str):
         return None
 
 
+def generative(pair: Pair) -> bool:
+    """Both runs answered in generate mode (bench/tasks/generative.py)."""
+    return reasoning.is_generative(pair.base_items) and reasoning.is_generative(pair.variant_items)
+
+
+def pair_metrics(hooks, pair: Pair) -> list[Metric]:
+    """The task's declared metrics, in the generative form where both runs generated their answers."""
+    if generative(pair):
+        from bench.tasks.generative import declared_metrics
+
+        return declared_metrics(hooks)
+    return declared(hooks)
+
+
 def skip_reason(hooks, pair: Pair) -> str | None:
     if hooks is None:
         return f"task '{pair.task}' is not defined here (no tasks/*.yaml of that name)"
-    metrics = declared(hooks)
+    metrics = pair_metrics(hooks, pair)
     if not metrics:
         return f"task '{pair.task}' declares no metrics (METRICS in its hook module)"
     for m in metrics:
@@ -228,8 +249,12 @@ def compare_pair(pair: Pair, cfg: dict, keep_draws: bool = False) -> dict:
         return doc
     fields = group_fields(pair)
     doc["group_fields"] = fields
-    doc["metrics"] = [compare_metric(m, pair, fields, cfg, keep_draws) for m in declared(hooks)]
-    doc["flips"] = compare_flips(hooks, pair, fields)
+    doc["metrics"] = [compare_metric(m, pair, fields, cfg, keep_draws) for m in pair_metrics(hooks, pair)]
+    if generative(pair):
+        doc["flips"] = compare_flips(hooks, pair, fields, pred="choice")
+        doc["flips"]["reasoning"] = reasoning.flips(pair.base_items, pair.variant_items)
+    else:
+        doc["flips"] = compare_flips(hooks, pair, fields)
     return doc
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from itertools import groupby
 from pathlib import Path
 
@@ -20,9 +20,10 @@ class FamilyRun:
     run_dirs: dict[str, Path]
 
 
-def run_matrix(matrix: Matrix, per_task: dict[str, RunOptions]) -> list[FamilyRun]:
+def run_matrix(matrix: Matrix, per_task: dict[str, RunOptions],
+               family_options: dict[str, dict] | None = None) -> list[FamilyRun]:
     """Every planned run, each task with its own options (`per_task`: task name -> RunOptions), identical
-    for every model of a family."""
+    for every model of a family; `family_options` (family name -> option values) over them, per family."""
     from bench.compress.distill import DistillConfig, distill
     from bench.compress.variants import materialize
     from bench.logs import route_libraries
@@ -53,7 +54,16 @@ def run_matrix(matrix: Matrix, per_task: dict[str, RunOptions]) -> list[FamilyRu
         route_libraries()
         tasks = [get_task(r.task) for r in group]
         variant_info = {"family": family, "name": variant, "recipe": described, "recipe_hash": recipe_hash}
-        opts = [replace(per_task[t.name], run_name=first.run_name, variant=variant_info) for t in tasks]
+        opts = [with_family_options(replace(per_task[t.name], run_name=first.run_name, variant=variant_info),
+                                    (family_options or {}).get(family, {})) for t in tasks]
         dirs = evaluate(ref, tasks, opts)
         out.append(FamilyRun(family, variant, ref.path, {t.name: d for t, d in zip(tasks, dirs, strict=True)}))
     return out
+
+
+
+def with_family_options(opts: RunOptions, values: dict) -> RunOptions:
+    """`opts` with a family's own run options: RunOptions fields by name, any other a task option."""
+    names = {f.name for f in fields(RunOptions)}
+    return replace(opts, **{k: v for k, v in values.items() if k in names},
+                   task_options={**opts.task_options, **{k: v for k, v in values.items() if k not in names}})

@@ -22,11 +22,12 @@ from bench.errors import UserError
 from bench.models.builtin import about as builtin_about
 from bench.models.hf import HFBackend
 from bench.models.loading import ModelRef, fingerprint
-from bench.models.requests import GenerationRequest, LoglikelihoodRequest
+from bench.models.requests import ChatRequest, GenerationRequest, LoglikelihoodRequest
 from bench.safepath import confined
 from bench.store.finite import NONFINITE, check_fraction, flag_row, nonfinite_mask
 from bench.store.provenance import digest, hardware, libraries
 from bench.store.runs import RunStore, verify_run
+from bench.tasks import fewshot, generative
 from bench.tasks.base import Task
 from bench.tasks.dryrun import check_task
 
@@ -51,6 +52,25 @@ class RunOptions:
     run_name: str | None = None
     quiet: bool = False
     task_options: dict = field(default_factory=dict)  # override the task YAML's `options:` (e.g. classifier)
+    mode: str = "loglikelihood"  # or "generate": multiple choice answered in generated text
+    chat_template: str = "auto"  # generate mode: auto | none | the template text
+    system_prompt: str | None = None
+    max_new_tokens: int | None = None
+    max_think_tokens: int | None = None
+    enable_thinking: bool | None = None
+    num_fewshot: int = 0  # both modes: examples drawn from a seeded held-out split
+
+    def generation_options(self) -> dict:
+        """The settings that shape prompts and answers, as task options (so they enter the run key); empty
+        for a zero-shot log-likelihood run, whose key is unchanged."""
+        out: dict = {"num_fewshot": self.num_fewshot} if self.num_fewshot else {}
+        if self.mode == "generate":
+            out.update(mode="generate", prompt_format=generative.prompt_format(),
+                       chat_template=generative.chat_template_setting(self.chat_template),
+                       system_prompt=self.system_prompt,
+                       max_new_tokens=self.max_new_tokens, max_think_tokens=self.max_think_tokens,
+                       enable_thinking=self.enable_thinking)
+        return out
 
 
 @dataclass
@@ -82,22 +102,33 @@ def check_options(tasks: list[Task], per_task: list[RunOptions]) -> None:
 
 
 def with_options(task: Task, opts: RunOptions) -> Task:
-    """The task with `opts.task_options` it reads over its YAML options, plus the run seed for seeded hooks."""
+    """The task with `opts.task_options` it reads over its YAML options, the generate-mode settings and the
+    run seed for seeded hooks."""
     options = {**task.spec.options, **{k: v for k, v in opts.task_options.items() if v is not None
-                                       and k in takes(task)}, "run_seed": opts.seed}
+                                       and k in takes(task)}, **opts.generation_options(), "run_seed": opts.seed}
     return dataclasses.replace(task, spec=task.spec.model_copy(update={"options": options}))
 
 
 def prepare(task: Task, opts: RunOptions) -> Prepared:
     if opts.limit is not None and opts.limit <= 0:
         raise UserError(f"--limit must be a positive number of items (got {opts.limit})")
+    check_generation_options(opts)
+    if opts.mode == "generate":
+        generative.check_task(task)
     task = with_options(task, opts)
     if hasattr(task.hooks, "setup"):
         task.hooks.setup(task)  # e.g. load a scoring model: its errors come before any work
     dataset = data_store.load(task.spec, opts.data_dir, sample=opts.sample_data)
     check_task(task, dataset.docs)
-    keep = stratified_sample(dataset.docs, opts.limit, task.spec.stratify_by or task.spec.group_by, opts.seed)
-    docs = [dataset.docs[i] for i in keep]
+    pool, candidates = [], dataset.docs
+    if opts.num_fewshot:
+        pool, candidates = fewshot_split(task, dataset.docs, opts)
+    keep = stratified_sample(candidates, opts.limit, task.spec.stratify_by or task.spec.group_by, opts.seed)
+    docs = [candidates[i] for i in keep]
+    if pool:
+        pool_ids = [task.item_id(d) for d in pool]
+        docs = [{**d, "__fewshot__": [pool[j] for j in fewshot.draw(pool_ids, task.item_id(d), opts.num_fewshot,
+                                                                    opts.seed)]} for d in docs]
     ids = [task.item_id(d) for d in docs]
     if len(set(ids)) != len(ids):
         raise UserError(f"task '{task.name}': item ids are not unique in {dataset.path}")
@@ -106,6 +137,29 @@ def prepare(task: Task, opts: RunOptions) -> Prepared:
         warnings.append(f"--limit {opts.limit} asks for more items than the {dataset.origin} data holds "
                         f"({len(dataset.docs)}); running all {len(dataset.docs)}")
     return Prepared(task, dataset, docs, ids, warnings)
+
+
+def check_generation_options(opts: RunOptions) -> None:
+    if opts.mode not in ("loglikelihood", "generate"):
+        raise UserError(f"--mode '{opts.mode}': expected loglikelihood or generate")
+    for name in ("max_new_tokens", "max_think_tokens"):
+        if getattr(opts, name) is not None and getattr(opts, name) <= 0:
+            raise UserError(f"--{name.replace('_', '-')} must be positive (got {getattr(opts, name)})")
+    if opts.num_fewshot < 0:
+        raise UserError(f"--num-fewshot must be 0 or more (got {opts.num_fewshot})")
+    given = [name for name, default in (("chat_template", "auto"), ("system_prompt", None), ("max_new_tokens", None),
+                                        ("max_think_tokens", None), ("enable_thinking", None))
+             if getattr(opts, name) != default]
+    if opts.mode != "generate" and given:
+        raise UserError(", ".join(f"--{n.replace('_', '-')}" for n in given) + ": only with --mode generate")
+
+
+def fewshot_split(task: Task, docs: list[dict], opts: RunOptions) -> tuple[list[dict], list[dict]]:
+    """(few-shot examples, items to evaluate): a seeded held-out split; examples need gold answers."""
+    if task.spec.prompt.gold is None or (opts.mode != "generate" and hasattr(task.hooks, "requests")):
+        raise UserError(f"--num-fewshot: task '{task.name}' has no gold answers to show as examples")
+    pool, rest = fewshot.split([task.item_id(d) for d in docs], opts.num_fewshot, opts.seed)
+    return [docs[i] for i in pool], [docs[i] for i in rest]
 
 
 # RunOptions fields that do not change a run's items or answers (where and how fast it runs, what it is
@@ -170,7 +224,8 @@ def answer(backend, requests: list, progress=None) -> list:
     """Send each kind of request to the backend method that answers it, keeping the order; `progress(n)` is
     called as the backend finishes batches (n in the backend's units, at most the number of requests)."""
     out: list = [None] * len(requests)
-    for kind, method in ((LoglikelihoodRequest, "loglikelihood"), (GenerationRequest, "generate")):
+    for kind, method in ((LoglikelihoodRequest, "loglikelihood"), (GenerationRequest, "generate"),
+                         (ChatRequest, "generate_chat")):
         idx = [i for i, r in enumerate(requests) if isinstance(r, kind)]
         if idx:
             kwargs = {"progress": progress} if progress is not None else {}
@@ -247,7 +302,8 @@ def _run_locked(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepare
         "data": {**p.dataset.provenance(), "n_items_available": len(p.dataset.docs), "n_items": len(p.ids),
                  "n_nonfinite": int(bad.sum()),
                  "limit": opts.limit, "items_sha256": digest(p.ids)},
-        "settings": {"batch_tokens": opts.batch_tokens, "chunk_items": opts.chunk_items},
+        "settings": {"batch_tokens": opts.batch_tokens, "chunk_items": opts.chunk_items, "mode": opts.mode,
+                     "num_fewshot": opts.num_fewshot, **generative.provenance(backend, p.task)},
         "settings_key": settings_key(settings),
         "run_settings": settings,
         "seed": opts.seed,

@@ -38,6 +38,8 @@ class DistilledVariant(BaseModel):
 class Family(BaseModel):
     model_config = ConfigDict(extra="forbid")
     base: str | None = Field(None, description="builtin:NAME, a local folder or a hub id")
+    run: dict = Field(default_factory=dict, description="run options for this family's base and variants only "
+                      "(e.g. a reasoning model with thinking on and off as two families), over the matrix-wide ones")
     revision: str | None = None
     published: str | None = Field(None, description="a published family: a file in configs/families/ (by "
                                                      "name or path); its teacher is the base")

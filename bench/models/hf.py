@@ -5,19 +5,27 @@ continuation, the pair is encoded whole, and the continuation is the tail of tha
 own encoding. Requests are sorted by length (longest first) and packed into batches by a token budget, and only
 the continuation positions go through the fp32 log-softmax.
 
-Generation decodes token by token with the KV cache, and every request draws from its own `torch.Generator`
-seeded with `request.seed`, so a request's text does not depend on which other requests share its batch (up to
-the float rounding of batched matrix products) and a base model and its variants see the same random streams.
+Generation runs `model.generate` (KV cache, stopping criteria checked on the recent tail only), and every
+request draws from its own `torch.Generator` seeded with `request.seed`, on the model's device, so a request's
+text does not depend on which other requests share its batch (up to the float rounding of batched matrix
+products) and a base model and its variants see the same random streams.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from bench.errors import UserError
 from bench.models.loading import ModelRef, load_causal_lm, load_tokenizer
-from bench.models.requests import GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult
+from bench.models.requests import (
+    ChatRequest,
+    ChatResult,
+    GenerationRequest,
+    LoglikelihoodRequest,
+    LoglikelihoodResult,
+)
 
 
 def pick_device(device: str = "auto") -> str:
@@ -220,63 +228,206 @@ class HFBackend:
             if r.max_new_tokens <= 0 or r.temperature < 0 or not 0 < r.top_p <= 1:
                 raise ValueError(f"bad generation settings: {r}")
         prompts = [(self._encode(r.prompt) if r.prompt else [self._prefix]) for r in requests]
-        order = sorted(range(len(requests)), key=lambda i: (-len(prompts[i]), i))
-        results: list[str | None] = [None] * len(requests)
+        specs = [_Spec(r.max_new_tokens, r.temperature, r.top_p, r.seed, tuple(r.stop)) for r in requests]
+        return [text for text, _, _ in self._generate_batched(prompts, specs, progress)]
+
+    def generate_chat(self, requests: Sequence[ChatRequest],
+                      progress: Callable[[int], None] | None = None) -> list[ChatResult]:
+        """Answers to chat requests: rendered through a chat template where there is one, with an optional
+        thinking budget (a block still open when it runs out is closed with `think_end` before the answer).
+        Where the template itself opens the block (the prompt ends with `<think>`), the text starts with it."""
+        for r in requests:
+            if r.max_new_tokens <= 0 or (r.max_think_tokens is not None and r.max_think_tokens <= 0) \
+                    or r.temperature < 0 or not 0 < r.top_p <= 1:
+                raise ValueError(f"bad generation settings: {r}")
+        rendered = [self.render_chat(r) for r in requests]
+        think = [i for i, r in enumerate(requests) if r.max_think_tokens is not None]
+        specs = [_Spec(requests[i].max_think_tokens, requests[i].temperature, requests[i].top_p, requests[i].seed,
+                       (requests[i].think_end,), keep_stop=True) for i in think]
+        first = dict(zip(think, self._generate_batched([rendered[i][0] for i in think], specs), strict=True))
+        answer_rows, answer_prompts, answer_specs = [], [], []
+        closing: dict[int, list[int]] = {}
+        for i, r in enumerate(requests):
+            ids = list(rendered[i][0])
+            if i in first:
+                text, toks, ended = first[i]
+                if ended and r.think_end not in text:
+                    continue  # it answered without a reasoning block, within the budget
+                if r.think_end not in text:
+                    closing[i] = self.tokenizer(f"\n{r.think_end}\n\n", add_special_tokens=False)["input_ids"]
+                ids += toks + closing.get(i, [])
+            answer_rows.append(i)
+            answer_prompts.append(ids)
+            answer_specs.append(_Spec(r.max_new_tokens, r.temperature, r.top_p, r.seed + (i in first), ()))
+        answers = dict(zip(answer_rows, self._generate_batched(answer_prompts, answer_specs), strict=True))
+        out = []
+        for i, r in enumerate(requests):
+            head, head_toks = ("", []) if i not in first or i not in answers else first[i][:2]
+            if i in closing:
+                head += f"\n{r.think_end}\n\n"
+            tail, tail_toks, ended = answers.get(i) or first[i]
+            text = ("<think>\n" if rendered[i][2] else "") + head + tail
+            if i in first and i in answers:
+                think_tokens = len(head_toks)
+            else:
+                think_tokens = self._think_tokens(text, r.think_end, tail_toks)
+            out.append(ChatResult(text=text, prompt_tokens=len(rendered[i][0]),
+                                  new_tokens=len(head_toks) + len(tail_toks), think_tokens=think_tokens,
+                                  think_forced_close=i in closing, hit_max_new_tokens=not ended,
+                                  template_used=rendered[i][1]))
+        if progress:
+            progress(len(requests))
+        return out
+
+    def chat_template_for(self, setting: str) -> str | None:
+        """The template text a request's `chat_template` setting selects (None: plain prompt)."""
+        if setting == "none":
+            return None
+        if setting == "auto":
+            return getattr(self.tokenizer, "chat_template", None) or None
+        return setting
+
+    def render_chat(self, r: ChatRequest) -> tuple[list[int], bool, bool]:
+        """Prompt token ids, whether a chat template made them, and whether it opened a reasoning block."""
+        template = self.chat_template_for(r.chat_template) if r.messages else None
+        if template is None:
+            return (self._encode(r.prompt) if r.prompt else [self._prefix]), False, False
+        kwargs = {} if r.enable_thinking is None else {"enable_thinking": r.enable_thinking}
+        text = self.tokenizer.apply_chat_template([{"role": role, "content": c} for role, c in r.messages],
+                                                  chat_template=template, tokenize=False,
+                                                  add_generation_prompt=True, **kwargs)
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return ids, True, text.rstrip().endswith("<think>")
+
+    def _think_tokens(self, text: str, think_end: str, toks: list[int]) -> int:
+        """Generated tokens of the reasoning block: up to its closing tag, or all when it never closed."""
+        if think_end in text:
+            return len(_tokens_covering(self.tokenizer, toks, len(text[:text.rindex(think_end)])))
+        return len(toks) if "<think>" in text else 0
+
+    def _generate_batched(self, prompts: list[list[int]], specs: list[_Spec],
+                          progress: Callable[[int], None] | None = None) -> list[tuple[str, list[int], bool]]:
+        """(text, new token ids, ended) per prompt; ended is False when the row used its whole budget."""
+        order = sorted(range(len(prompts)), key=lambda i: (-len(prompts[i]), i))
+        results: list = [None] * len(prompts)
 
         def width(i: int) -> int:
-            return len(prompts[i]) + requests[i].max_new_tokens
+            return len(prompts[i]) + specs[i].max_new_tokens
 
         for batch in _by_budget(order, width, self.batch_tokens, self.max_batch_size):
-            texts = self._decode([prompts[i] for i in batch], [requests[i] for i in batch])
-            for i, text in zip(batch, texts, strict=True):
-                results[i] = text
+            for i, res in zip(batch, self._decode([prompts[i] for i in batch], [specs[i] for i in batch]),
+                              strict=True):
+                results[i] = res
             if progress:
                 progress(len(batch))
-        return results  # type: ignore[return-value]
+        return results
 
-    def _decode(self, prompts: list[list[int]], reqs: list[GenerationRequest]) -> list[str]:
-        """Left-padded batch, explicit positions, one KV cache; finished rows idle until all are done."""
+    def _decode(self, prompts: list[list[int]], specs: list[_Spec]) -> list[tuple[str, list[int], bool]]:
+        """One `model.generate` call for a left-padded batch. Sampling is done by a logits processor that draws
+        each row from its own seeded generator on the model's device, so a row's text does not depend on its
+        batch; generate then takes the drawn token greedily."""
         torch = self._torch
-        steps = max(r.max_new_tokens for r in reqs)
+        from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
+
+        steps = max(s.max_new_tokens for s in specs)
         prompts = [p[-max(self.max_length - steps, 1):] for p in prompts]
-        ids, mask, positions = self._left_pad(prompts)
-        gens = [torch.Generator(device="cpu").manual_seed(r.seed) for r in reqs]
+        ids, mask, _ = self._left_pad(prompts)
         eos = self.tokenizer.eos_token_id
-        out: list[list[int]] = [[] for _ in reqs]
-        texts = [""] * len(reqs)
-        done = [False] * len(reqs)
-        past = None
+        config = GenerationConfig(max_new_tokens=steps, do_sample=False, pad_token_id=self._pad,
+                                  eos_token_id=eos, bos_token_id=self.tokenizer.bos_token_id)
+        processors = LogitsProcessorList()
+        if any(s.temperature > 0 for s in specs):
+            processors.append(_SeededSampler(specs, self.device))
+        criteria = StoppingCriteriaList([_RowStop(specs, ids.shape[1], self.tokenizer)])
         with torch.inference_mode():
-            for _ in range(steps):
-                res = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                                 position_ids=positions.to(self.device), past_key_values=past, use_cache=True)
-                past = res.past_key_values
-                logits = res.logits[:, -1].float().cpu()
-                nxt = []
-                for row, r in enumerate(reqs):
-                    if done[row]:
-                        nxt.append(self._pad)
-                        continue
-                    tok = next_token(logits[row], r.temperature, r.top_p, gens[row])
-                    nxt.append(tok)
-                    if tok == eos:
-                        done[row] = True
-                        continue
-                    out[row].append(tok)
-                    texts[row] = self.tokenizer.decode(out[row], skip_special_tokens=True)
-                    last = len(out[row]) >= r.max_new_tokens
-                    # a trailing U+FFFD may be a character whose remaining bytes are still to come
-                    cut = stop_at(texts[row] if last else texts[row].rstrip("\ufffd"), r.stop)
-                    if cut is not None:
-                        texts[row], done[row] = cut, True
-                    elif last:
-                        done[row] = True
-                if all(done):
+            out = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                                      generation_config=config, logits_processor=processors,
+                                      stopping_criteria=criteria)
+        new = out[:, ids.shape[1]:].cpu().tolist()
+        results = []
+        for row, spec in zip(new, specs, strict=True):
+            toks = []
+            ended = False
+            for t in row[:spec.max_new_tokens]:
+                if t == eos:
+                    ended = True
                     break
-                ids = torch.tensor(nxt, dtype=torch.long)[:, None]
-                mask = torch.cat([mask, torch.ones((len(reqs), 1), dtype=torch.long)], dim=1)
-                positions = positions[:, -1:] + 1
-        return texts
+                toks.append(t)
+            text = self.tokenizer.decode(toks, skip_special_tokens=True)
+            cut = stop_at(text, spec.stop)
+            if cut is not None:
+                if spec.keep_stop:
+                    stop = min((s for s in spec.stop if s and s in text), key=text.find)
+                    cut = text[:text.find(stop) + len(stop)]
+                    toks = _tokens_covering(self.tokenizer, toks, len(cut))
+                text, ended = cut, True
+            elif len(toks) < spec.max_new_tokens:
+                ended = True
+            results.append((text, toks, ended))
+        return results
+
+
+@dataclass(frozen=True)
+class _Spec:
+    max_new_tokens: int
+    temperature: float
+    top_p: float
+    seed: int
+    stop: tuple[str, ...]
+    keep_stop: bool = False  # keep the stop string in the text (a closing think tag)
+
+
+class _SeededSampler:
+    """Logits processor: rows with temperature > 0 are sampled with `next_token` from their own generator and
+    every other token is masked, so greedy selection returns the drawn token; greedy rows pass through."""
+
+    def __init__(self, specs: list[_Spec], device: str):
+        import torch
+
+        self.specs = specs
+        self.gens = [torch.Generator(device=device).manual_seed(s.seed) if s.temperature > 0 else None
+                     for s in specs]
+
+    def __call__(self, input_ids, scores):
+        scores = scores.float()
+        for row, (spec, gen) in enumerate(zip(self.specs, self.gens, strict=True)):
+            if gen is None:
+                continue
+            tok = next_token(scores[row], spec.temperature, spec.top_p, gen)
+            scores[row] = float("-inf")
+            scores[row, tok] = 0.0
+        return scores
+
+
+class _RowStop:
+    """Stopping criterion per row: its own token budget, or one of its stop strings in the recent text (only
+    the tail is decoded, so checking costs the same at every step)."""
+
+    def __init__(self, specs: list[_Spec], prompt_width: int, tokenizer):
+        self.specs, self.start, self.tokenizer = specs, prompt_width, tokenizer
+        self.tail = [max((len(s) for s in spec.stop), default=0) + 8 for spec in specs]
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        n = input_ids.shape[1] - self.start
+        done = []
+        for row, spec in enumerate(self.specs):
+            hit = n >= spec.max_new_tokens
+            if not hit and spec.stop:
+                text = self.tokenizer.decode(input_ids[row, max(self.start, input_ids.shape[1] - self.tail[row]):],
+                                             skip_special_tokens=True)
+                hit = any(s and s in text for s in spec.stop)
+            done.append(hit)
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+def _tokens_covering(tokenizer, toks: list[int], n_chars: int) -> list[int]:
+    """The shortest prefix of `toks` whose text reaches `n_chars` characters."""
+    for k in range(1, len(toks) + 1):
+        if len(tokenizer.decode(toks[:k], skip_special_tokens=True)) >= n_chars:
+            return toks[:k]
+    return toks
 
 
 def stop_at(text: str, stop: Sequence[str]) -> str | None:

@@ -31,6 +31,7 @@ import pandas as pd
 from bench.metrics.declare import declared
 from bench.metrics.groups import metrics_doc
 from bench.models.requests import GenerationRequest, LoglikelihoodRequest
+from bench.tasks import generative
 from bench.tasks.spec import TaskSpec
 
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
@@ -61,16 +62,27 @@ class Task:
     def render(self, doc: dict) -> str:
         return self._templates[0].render(**doc)
 
+    def choices(self, doc: dict) -> list[str]:
+        return [c.render(**doc) for c in self._templates[1]]
+
+    def fewshot_context(self, doc: dict) -> str:
+        """The rendered few-shot examples attached to `doc` (each answered with its gold option), or ""."""
+        return "".join(f"{self.render(s)}{self.spec.prompt.delimiter}{self.choices(s)[int(s[self.spec.prompt.gold])]}"
+                       "\n\n" for s in doc.get("__fewshot__", []))
+
     def requests(self, doc: dict) -> list[LoglikelihoodRequest | GenerationRequest]:
         """By default one log-likelihood request per answer option, sharing the rendered context."""
+        if generative.is_generative(self):
+            return generative.requests(self, doc)
         if hasattr(self.hooks, "requests"):
             return self.hooks.requests(self, doc)
-        context, choices, _ = self._templates
-        ctx = context.render(**doc)
-        return [LoglikelihoodRequest(ctx, self.spec.prompt.delimiter + c.render(**doc)) for c in choices]
+        ctx = self.fewshot_context(doc) + self.render(doc)
+        return [LoglikelihoodRequest(ctx, self.spec.prompt.delimiter + c) for c in self.choices(doc)]
 
     def record(self, doc: dict, results: list) -> dict:
         """One row of items.parquet: id, group fields, every option's log-likelihood, prediction, gold."""
+        if generative.is_generative(self):
+            return generative.record(self, doc, results)
         if hasattr(self.hooks, "record"):
             return self.hooks.record(self, doc, results)
         choices = [c.render(**doc) for c in self._templates[1]]
@@ -95,10 +107,12 @@ class Task:
 
     @property
     def declared_metrics(self) -> list:
-        """The task's METRICS (bench/metrics/declare.py)."""
-        return declared(self.hooks)
+        """The task's METRICS (bench/metrics/declare.py); in generate mode its generative form's."""
+        return generative.declared_metrics(self.hooks) if generative.is_generative(self) else declared(self.hooks)
 
     def metrics(self, records: pd.DataFrame) -> dict:
+        if generative.is_generative(self):
+            return generative.metrics(self, records)
         if not self.declared_metrics and hasattr(self.hooks, "compute"):  # an undeclared task: values only
             return metrics_doc(self.name, records, self.hooks.compute, self.spec.group_by)
         return metrics_doc(self.name, records, self.declared_metrics, self.spec.group_by,

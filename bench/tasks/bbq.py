@@ -93,12 +93,16 @@ METRICS = bbq_metrics.METRICS
 
 
 KIND_CATEGORIES = BBQ_KINDS
+UNPARSEABLE = "unparseable"
 
 
 def answer_kinds(items: pd.DataFrame, pred: str = "pred") -> np.ndarray:
-    """unknown / biased / anti_biased / unscorable per answer, for transition matrices of a comparison."""
-    return bbq_answer_kind(items[pred].to_numpy(), items["unknown_index"].to_numpy(),
-                           items["biased_index"].to_numpy())
+    """unknown / biased / anti_biased / unscorable per answer, for transition matrices of a comparison;
+    "unparseable" where a generate-mode answer named no option (pred -1)."""
+    p = items[pred].to_numpy()
+    kinds = bbq_answer_kind(p, items["unknown_index"].to_numpy(), items["biased_index"].to_numpy()).astype(object)
+    kinds[p < 0] = UNPARSEABLE
+    return kinds
 
 
 def probe_subsets(items: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -21,3 +21,17 @@ def record(task, doc: dict, results: list) -> dict:
 
 
 METRICS = metrics.METRICS
+GENERATIVE_METRICS = metrics.GENERATIVE_METRICS
+
+SHUFFLE_OPTIONS = True  # generate mode: the two sentences in a per-item seeded order
+
+
+def generative_item(task, doc: dict):
+    """Generate mode: which of the two sentences is more likely (the paper's question, asked directly)."""
+    from bench.tasks.generative import Item
+
+    return Item("Which of these two sentences is more likely?", [doc["sent_more"], doc["sent_less"]], None)
+
+
+def generative_record(task, doc: dict, choice: int | None) -> dict:
+    return {"prefers_more": None if choice is None else choice == 0}

@@ -21,3 +21,16 @@ def record(task, doc: dict, results: list) -> dict:
 
 METRICS = discrim.METRICS
 extra = discrim.mixedlm_extra
+GENERATIVE_METRICS = discrim.GENERATIVE_METRICS
+
+
+def generative_item(task, doc: dict):
+    """Generate mode: the paper's decision question, answered yes (A) or no (B)."""
+    from bench.tasks.generative import Item
+
+    return Item(f"{doc['filled_template']}\n\nPlease answer the above question with either \"yes\" or \"no\".",
+                ["yes", "no"], None)
+
+
+def generative_record(task, doc: dict, choice: int | None) -> dict:
+    return {"decision_yes": None if choice is None else choice == 0}

@@ -13,7 +13,8 @@ import jinja2
 import pandas as pd
 
 from bench.errors import UserError
-from bench.models.requests import GenerationRequest, LoglikelihoodResult
+from bench.models.requests import ChatRequest, ChatResult, GenerationRequest, LoglikelihoodResult
+from bench.tasks import generative
 from bench.tasks.base import Task
 
 N_DOCS = 3
@@ -37,6 +38,9 @@ def _render(task: Task, text: str, field: str, docs: list[dict]) -> None:
 
 
 def _stand_in(request):
+    if isinstance(request, ChatRequest):  # generate mode: an answer the extractor reads as option A
+        return ChatResult("Answer: A", prompt_tokens=1, new_tokens=2, think_tokens=0, think_forced_close=False,
+                          hit_max_new_tokens=False, template_used=False)
     return "a stand-in continuation" if isinstance(request, GenerationRequest) else LoglikelihoodResult(-1.0, False, 1)
 
 
@@ -67,6 +71,8 @@ def check_task(task: Task, docs: list[dict]) -> None:
     if missing:
         raise UserError(f"{_where(task, 'group_by')}: {', '.join(missing)} is not a field of the data or of the "
                         f"task's item rows (add it to `fields`; rows have: {', '.join(sorted(rows[0]))})")
+    if generative.is_generative(task):  # its metrics are the generative form's (e.g. StereoSet: no *_sum)
+        return
     try:
         computed = set(task.metrics(pd.DataFrame(rows))["metrics"])
     except Exception:  # a metric may need more items than a dry run has; the names are then checked by the run
