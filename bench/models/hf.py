@@ -135,50 +135,61 @@ class HFBackend:
         return results  # type: ignore[return-value]
 
     def _score_packed(self, groups: list[tuple[list[int], list[list[int]]]]) -> list[list[LoglikelihoodResult]]:
-        """One row per context: [context, cont_1, ..., cont_k], right-padded, with explicit positions
-        (each continuation starts right after the context) and an additive 4D mask."""
+        """One row per context: [pad, context, cont_1, ..., cont_k, pad]. Every context ends at the same
+        column, so the continuations of all rows occupy one band of columns and only that band goes through
+        the output projection (on a 49k vocabulary it would otherwise cost as much as the layers). Positions
+        are explicit (each continuation starts right after its context) and the block mask is boolean, which
+        SDPA takes as it is."""
         torch = self._torch
-        width = max(len(ctx) + sum(len(c) for c in conts) for ctx, conts in groups)
-        n = len(groups)
+        ctx_w = max(len(ctx) for ctx, _ in groups)
+        cont_w = max(sum(len(c) for c in conts) for _, conts in groups)
+        width, n = ctx_w + cont_w, len(groups)
         ids = torch.full((n, width), self._pad, dtype=torch.long)
         positions = torch.zeros((n, width), dtype=torch.long)
         allowed = torch.zeros((n, width, width), dtype=torch.bool)
         allowed[:, torch.arange(width), torch.arange(width)] = True  # padding attends to itself: no NaN rows
-        spans = []  # per group, per continuation: (the columns whose logits predict its tokens, its tokens)
+        rows, cols, targets, lengths = [], [], [], []
         for row, (ctx, conts) in enumerate(groups):
-            n_ctx = len(ctx)
-            ids[row, :n_ctx] = torch.tensor(ctx)
-            positions[row, :n_ctx] = torch.arange(n_ctx)
-            allowed[row, :n_ctx, :n_ctx] = torch.ones(n_ctx, n_ctx, dtype=torch.bool).tril()
-            start, rows = n_ctx, []
+            n_ctx, first = len(ctx), ctx_w - len(ctx)
+            ids[row, first:ctx_w] = torch.tensor(ctx)
+            positions[row, first:ctx_w] = torch.arange(n_ctx)
+            allowed[row, first:ctx_w, first:ctx_w] = self._tril(n_ctx)
+            start = ctx_w
             for cont in conts:
                 m = len(cont)
                 ids[row, start:start + m] = torch.tensor(cont)
                 positions[row, start:start + m] = torch.arange(n_ctx, n_ctx + m)
-                allowed[row, start:start + m, :n_ctx] = True
-                allowed[row, start:start + m, start:start + m] = torch.ones(m, m, dtype=torch.bool).tril()
-                rows.append(([n_ctx - 1, *range(start, start + m - 1)], cont))
+                allowed[row, start:start + m, first:ctx_w] = True
+                allowed[row, start:start + m, start:start + m] = self._tril(m)
+                rows += [row] * m
+                cols += [ctx_w - 1, *range(start, start + m - 1)]
+                targets += cont
+                lengths.append(m)
                 start += m
-            spans.append(rows)
-        dtype = self.model.dtype
-        mask = torch.zeros((n, 1, width, width), dtype=dtype).masked_fill(~allowed[:, None], torch.finfo(dtype).min)
-        first = min(len(ctx) - 1 for ctx, _ in groups)
-        kwargs = {"logits_to_keep": torch.arange(first, width)} if self._keeps_logits else {}
-        offset = first if self._keeps_logits else 0
+        keep = torch.arange(ctx_w - 1, width - 1)
+        kwargs = {"logits_to_keep": keep.to(self.device)} if self._keeps_logits else {}
+        offset = ctx_w - 1 if self._keeps_logits else 0
         with torch.inference_mode():
-            logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+            logits = self.model(input_ids=ids.to(self.device), attention_mask=self._mask(allowed).to(self.device),
                                 position_ids=positions.to(self.device), use_cache=False, **kwargs).logits
-        out = []
-        for row, rows in enumerate(spans):
-            res = []
-            for cols, cont in rows:
-                lp = torch.log_softmax(logits[row, torch.tensor(cols) - offset].float(), dim=-1).cpu()
-                target = torch.tensor(cont)
-                token_lp = lp.gather(-1, target[:, None]).squeeze(-1)
-                res.append(LoglikelihoodResult(float(token_lp.double().sum()),
-                                               bool((lp.argmax(-1) == target).all()), len(cont)))
-            out.append(res)
+            picked = logits[torch.tensor(rows, device=logits.device), torch.tensor(cols, device=logits.device) - offset]
+            flat = _token_results(picked, torch.tensor(targets), lengths)
+        out, k = [], 0
+        for _, conts in groups:
+            out.append(flat[k:k + len(conts)])
+            k += len(conts)
         return out
+
+    def _tril(self, m: int):
+        return self._torch.ones(m, m, dtype=self._torch.bool).tril()
+
+    def _mask(self, allowed):
+        """The block mask as the attention implementation takes it: boolean for SDPA, additive otherwise."""
+        if getattr(self.model.config, "_attn_implementation", None) == "sdpa":
+            return allowed[:, None]
+        dtype = self.model.dtype
+        return self._torch.zeros(allowed[:, None].shape, dtype=dtype).masked_fill(~allowed[:, None],
+                                                                                   self._torch.finfo(dtype).min)
 
     def _left_pad(self, seqs: list[list[int]]):
         """(ids, attention mask, position ids) of left-padded rows: every row ends at the last column."""
@@ -201,16 +212,12 @@ class HFBackend:
         kwargs = {"logits_to_keep": keep} if self._keeps_logits else {}
         with torch.inference_mode():
             logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                                position_ids=positions.to(self.device), use_cache=False, **kwargs).logits
-            logprobs = torch.log_softmax(logits[:, -keep:].float(), dim=-1).cpu()
-        out = []
-        for row, (_, cont) in enumerate(pairs):
-            lp = logprobs[row, keep - len(cont):]
-            target = torch.tensor(cont)
-            token_lp = lp.gather(-1, target[:, None]).squeeze(-1)
-            out.append(LoglikelihoodResult(float(token_lp.double().sum()), bool((lp.argmax(-1) == target).all()),
-                                           len(cont)))
-        return out
+                                position_ids=positions.to(self.device), use_cache=False, **kwargs).logits[:, -keep:]
+            rows = [row for row, (_, cont) in enumerate(pairs) for _ in cont]
+            cols = [j for _, cont in pairs for j in range(keep - len(cont), keep)]
+            picked = logits[torch.tensor(rows, device=logits.device), torch.tensor(cols, device=logits.device)]
+            return _token_results(picked, torch.tensor([t for _, cont in pairs for t in cont]),
+                                  [len(cont) for _, cont in pairs])
 
     # -- generation -----------------------------------------------------------------------------------
     def generate(self, requests: Sequence[GenerationRequest],
@@ -299,6 +306,21 @@ def next_token(logits, temperature: float, top_p: float, generator) -> int:
         keep[0] = True
         probs = torch.zeros_like(probs).scatter_(0, idx[keep], sorted_p[keep])
     return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def _token_results(logits, targets, lengths: list[int]) -> list[LoglikelihoodResult]:
+    """Per continuation: the summed fp32 log-probability of its tokens (rows of `logits`, in order) and
+    whether each was the argmax."""
+    import torch
+
+    lp = torch.log_softmax(logits.float(), dim=-1).cpu()
+    token_lp = lp.gather(-1, targets[:, None]).squeeze(-1).double()
+    greedy = lp.argmax(-1) == targets
+    out, k = [], 0
+    for m in lengths:
+        out.append(LoglikelihoodResult(float(token_lp[k:k + m].sum()), bool(greedy[k:k + m].all()), m))
+        k += m
+    return out
 
 
 def _by_budget(units: list, width: Callable, batch_tokens: int, max_batch_size: int):
