@@ -43,6 +43,9 @@ class RunOptions:
     run_name: str | None = None
     quiet: bool = False
     task_options: dict = field(default_factory=dict)  # override the task YAML's `options:` (e.g. classifier)
+    backend: str = "hf"  # hf | vllm | lm-eval:NAME
+    batch_size: int | str | None = None  # rows per forward batch; "auto" probes the largest that fits
+    request_cache: bool = True
 
 
 @dataclass
@@ -100,10 +103,37 @@ def evaluate(ref: ModelRef, tasks: list[Task], opts: RunOptions | list[RunOption
             out.append(run_dir)
             continue
         if backend is None:
-            backend = HFBackend(ref, device=o.device, dtype=o.dtype, batch_tokens=o.batch_tokens,
-                                trust_remote_code=o.trust_remote_code)
+            backend = make_backend(ref, model_print, o)
         out.append(_run_one(backend, ref, model_print, p, store, key, o))
     return out
+
+
+def make_backend(ref: ModelRef, model_print: dict, o: RunOptions):
+    """The backend `o.backend` names, behind the request cache unless it is switched off."""
+    from bench.models.engines import build_backend
+
+    def build():
+        return build_backend(o.backend, ref, device=o.device, dtype=o.dtype, batch_tokens=o.batch_tokens,
+                             batch_size=o.batch_size, trust_remote_code=o.trust_remote_code, seed=o.seed)
+
+    if not o.request_cache:
+        return build()
+    from bench.models.hf import pick_device, resolve_dtype
+    from bench.store.request_cache import CachedBackend, RequestCache, model_key
+
+    device = pick_device(o.device)
+    key = model_key(model_print, (o.variant or {}).get("recipe_hash"), o.backend,
+                    f"{resolve_dtype(device, o.dtype)}@{device.split(':')[0]}")
+    return CachedBackend(build, RequestCache(key), describe_backend)
+
+
+def describe_backend(backend) -> dict:
+    """The manifest's account of the engine that answered."""
+    if hasattr(backend, "describe"):
+        return backend.describe()
+    return {"backend": backend.name, "device": backend.device, "dtype": backend.dtype,
+            "parameters": sum(t.numel() for t in backend.model.parameters()),
+            "config_commit": getattr(backend.model.config, "_commit_hash", None)}
 
 
 def answer(backend, requests: list) -> list:
@@ -156,19 +186,17 @@ def _run_one(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepared, 
         "run_key": key,
         "qdbench_version": __version__,
         "command": sys.argv,
-        "model": {**ref.to_dict(), "fingerprint": model_print, "backend": backend.name,
-                  "device": backend.device, "dtype": backend.dtype,
-                  "parameters": sum(t.numel() for t in backend.model.parameters()),
-                  "config_commit": getattr(backend.model.config, "_commit_hash", None)},
+        "model": {**ref.to_dict(), "fingerprint": model_print, **describe_backend(backend)},
         "variant": opts.variant,
         "task": {"name": p.task.name, "version": p.task.spec.version, "yaml_sha256": p.task.file_sha256(),
                  "template_hash": p.task.spec.template_hash(), "options": p.task.spec.options},
         "data": {**p.dataset.provenance(), "n_items_available": len(p.dataset.docs), "n_items": len(p.ids),
                  "limit": opts.limit, "items_sha256": digest(p.ids)},
-        "settings": {"batch_tokens": opts.batch_tokens, "chunk_items": opts.chunk_items},
+        "settings": {"batch_tokens": opts.batch_tokens, "chunk_items": opts.chunk_items, "backend": opts.backend,
+                     "batch_size": opts.batch_size, "request_cache": opts.request_cache},
         "seed": opts.seed,
         "libraries": libraries(),
-        "hardware": hardware(backend.device),
+        "hardware": hardware(describe_backend(backend)["device"]),
         "timings": {"started": started.isoformat(timespec="seconds"),
                     "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "wall_s_last_session": round(wall, 3), "items_resumed": len(done),

@@ -41,6 +41,30 @@ def pick_device(device: str = "auto") -> str:
     return device
 
 
+def split_pair(tokenizer, prefix: int, context: str, continuation: str) -> tuple[list[int], list[int]]:
+    """lm-eval's split: trailing whitespace of the context moves to the continuation, the pair is encoded whole
+    and the continuation is the tail past the context's own encoding; an empty context is the start token."""
+    n_space = len(context) - len(context.rstrip())
+    if n_space:
+        continuation = context[-n_space:] + continuation
+        context = context[:-n_space]
+    if not context:
+        return [prefix], tokenizer(continuation, add_special_tokens=False)["input_ids"]
+    whole = tokenizer(context + continuation, add_special_tokens=True)["input_ids"]
+    ctx = tokenizer(context, add_special_tokens=True)["input_ids"]
+    return ctx, whole[len(ctx):]
+
+
+def resolve_dtype(device: str, dtype: str) -> str:
+    return ("bfloat16" if device.startswith("cuda") else "float32") if dtype == "auto" else dtype
+
+
+def _is_oom(e: BaseException) -> bool:
+    import torch
+
+    return isinstance(e, torch.OutOfMemoryError) or (isinstance(e, RuntimeError) and "out of memory" in str(e))
+
+
 class HFBackend:
     """Holds one loaded model and its tokenizer; answers log-likelihood and generation requests."""
 
@@ -48,20 +72,27 @@ class HFBackend:
 
     def __init__(self, ref: ModelRef, *, device: str = "auto", dtype: str = "auto",
                  batch_tokens: int = 16384, max_batch_size: int = 64, trust_remote_code: bool = False,
-                 pack: bool = True, model=None, tokenizer=None):
+                 pack: bool = True, model=None, tokenizer=None, batch_size: int | str | None = None,
+                 device_map: str | None = None):
         import torch
 
         self.ref = ref
         self.device = pick_device(device)
-        if dtype == "auto":
-            dtype = "bfloat16" if self.device.startswith("cuda") else "float32"
+        dtype = resolve_dtype(self.device, dtype)
         self.dtype = dtype
         self.tokenizer = tokenizer or load_tokenizer(ref, trust_remote_code)
+        extra = {"device_map": device_map} if device_map else {}
         self.model = model or load_causal_lm(ref, dtype=dtype, device=self.device,
-                                             trust_remote_code=trust_remote_code)
+                                             trust_remote_code=trust_remote_code, **extra)
+        if device_map:  # inputs go where the first layer is
+            self.device = str(self.model.get_input_embeddings().weight.device)
+        if batch_size is not None and batch_size != "auto" and (not isinstance(batch_size, int) or batch_size < 1):
+            raise UserError(f"--batch-size {batch_size!r}: expected a positive number of rows or 'auto'")
         self.batch_tokens = batch_tokens
         self.pack = pack
-        self.max_batch_size = max_batch_size
+        self.max_batch_size = batch_size if isinstance(batch_size, int) else max_batch_size
+        self.auto_batch = batch_size == "auto"
+        self.oom_splits = 0
         self.max_length = int(getattr(self.model.config, "max_position_embeddings", 2048) or 2048)
         self._prefix = (self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None
                         else self.tokenizer.eos_token_id)
@@ -75,15 +106,7 @@ class HFBackend:
 
     def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
         """Token ids of context and continuation, split the way lm-eval splits them."""
-        n_space = len(context) - len(context.rstrip())
-        if n_space:
-            continuation = context[-n_space:] + continuation
-            context = context[:-n_space]
-        if not context:
-            return [self._prefix], self.tokenizer(continuation, add_special_tokens=False)["input_ids"]
-        whole = self._encode(context + continuation)
-        ctx = self._encode(context)
-        return ctx, whole[len(ctx):]
+        return split_pair(self.tokenizer, self._prefix, context, continuation)
 
     # -- scoring --------------------------------------------------------------------------------------
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest],
@@ -115,8 +138,11 @@ class HFBackend:
                 single.extend(members)
         results: list[LoglikelihoodResult | None] = [None] * len(encoded)
         packed.sort(key=lambda g: -g[2])
+        if self.auto_batch and (packed or single):
+            self._probe_budget(max([g[2] for g in packed] + [len(encoded[i][0]) + len(encoded[i][1]) for i in single]))
         for batch in _by_budget(packed, lambda g: g[2], self.batch_tokens, self.max_batch_size):
-            scored = self._score_packed([(ctx, [encoded[i][1] for i in members]) for ctx, members, _ in batch])
+            scored = self._backing_off(self._score_packed,
+                                       [(ctx, [encoded[i][1] for i in members]) for ctx, members, _ in batch])
             for (_, members, _), res in zip(batch, scored, strict=True):
                 for i, r in zip(members, res, strict=True):
                     results[i] = r
@@ -128,11 +154,51 @@ class HFBackend:
             return min(len(encoded[i][0]) + len(encoded[i][1]) - 1, self.max_length)
 
         for batch in _by_budget(single, width, self.batch_tokens, self.max_batch_size):
-            for i, res in zip(batch, self._score([encoded[i] for i in batch]), strict=True):
+            for i, res in zip(batch, self._backing_off(self._score, [encoded[i] for i in batch]), strict=True):
                 results[i] = res
             if progress:
                 progress(len(batch))
         return results  # type: ignore[return-value]
+
+    def _backing_off(self, score: Callable[[list], list], batch: list) -> list:
+        """`score(batch)`, split in halves on out-of-memory (recursively, down to one row) so no request is
+        lost; the token budget shrinks to what fitted, for the batches still to come."""
+        try:
+            return score(batch)
+        except Exception as e:
+            if not _is_oom(e) or len(batch) == 1:
+                raise
+        self.oom_splits += 1
+        if self.device.startswith("cuda"):
+            self._torch.cuda.empty_cache()
+        half = len(batch) // 2
+        self.max_batch_size = max(1, min(self.max_batch_size, half))
+        return self._backing_off(score, batch[:half]) + self._backing_off(score, batch[half:])
+
+    def _probe_budget(self, width: int, ceiling: int = 1 << 20) -> None:
+        """`--batch-size auto`: double a batch of rows as wide as the widest request until the device runs out
+        of memory (or `ceiling` tokens), then keep half the largest that fitted as the token budget. Done once;
+        an out-of-memory later still backs off batch by batch."""
+        self.auto_batch = False
+        width = max(1, min(width, self.max_length))
+        rows, fitted = 1, 0
+        while rows * width <= ceiling:
+            try:
+                with self._torch.inference_mode():
+                    ids = self._torch.full((rows, width), self._pad, dtype=self._torch.long, device=self.device)
+                    self.model(input_ids=ids, use_cache=False, **({"logits_to_keep": 1} if self._keeps_logits
+                                                                   else {}))
+            except Exception as e:
+                if not _is_oom(e):
+                    raise
+                break
+            fitted, rows = rows, rows * 2
+            if not self.device.startswith("cuda") and rows > 64:
+                break  # host memory has no clean out-of-memory error: stop at a size that keeps CPU caches busy
+        if self.device.startswith("cuda"):
+            self._torch.cuda.empty_cache()
+        self.max_batch_size = max(1, fitted if fitted < 2 else fitted // 2 * 2)
+        self.batch_tokens = max(width, fitted * width // (2 if fitted > 1 else 1))
 
     def _score_packed(self, groups: list[tuple[list[int], list[list[int]]]]) -> list[list[LoglikelihoodResult]]:
         """One row per context: [pad, context, cont_1, ..., cont_k, pad]. Every context ends at the same
