@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from bench.cli.render import print_run
@@ -25,6 +26,13 @@ def add_parser(sub) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--dtype", default="auto", help="auto (fp32 on CPU, bf16 on CUDA), float32, bfloat16, float16")
     p.add_argument("--batch-tokens", type=int, default=16384, help="tokens per forward batch")
+    p.add_argument("--backend", default="hf", help="hf (default), vllm (make vllm-env, or vLLM installed), or "
+                   "lm-eval:NAME (any lm-eval model, e.g. lm-eval:hf, lm-eval:openai-completions)")
+    p.add_argument("--batch-size", type=_batch_size, help="rows per forward batch, or 'auto': probe the largest that "
+                   "fits and back off on out-of-memory without losing work")
+    p.add_argument("--device-map", choices=["auto"], help="auto: spread the model over every device (HF backend)")
+    p.add_argument("--no-request-cache", action="store_true",
+                   help="do not reuse or store answers in the request cache ($QDBENCH_HOME/request-cache)")
     p.add_argument("--chunk-items", type=int, default=64, help="items per atomic write (the resume granularity)")
     p.add_argument("--trust-remote-code", action="store_true", help="allow the model's own Python code")
     p.add_argument("--samples", type=int, help="generation tasks: samples per prompt (overrides the task's)")
@@ -34,6 +42,18 @@ def add_parser(sub) -> None:
     p.add_argument("--classifier-label", help="the classifier's toxic label (default: toxicity / toxic)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
+
+
+def _batch_size(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of rows or 'auto'")
+    return value
 
 
 def run(args) -> int:
@@ -67,7 +87,8 @@ def run(args) -> int:
                       seed=args.seed, device=args.device,
                       dtype=args.dtype, batch_tokens=args.batch_tokens, chunk_items=args.chunk_items,
                       revision=args.revision, trust_remote_code=args.trust_remote_code, quiet=args.quiet,
-                      task_options=task_options)
+                      task_options=task_options, backend=args.backend, batch_size=args.batch_size,
+                      request_cache=not args.no_request_cache, device_map=args.device_map)
     if args.suite:
         from bench.exec.suite import load_suite, suite_runs
 

@@ -46,6 +46,7 @@ class RunOptions:
     backend: str = "hf"  # hf | vllm | lm-eval:NAME
     batch_size: int | str | None = None  # rows per forward batch; "auto" probes the largest that fits
     request_cache: bool = True
+    device_map: str | None = None  # "auto": spread a model larger than one device over all (accelerate)
 
 
 @dataclass
@@ -114,7 +115,8 @@ def make_backend(ref: ModelRef, model_print: dict, o: RunOptions):
 
     def build():
         return build_backend(o.backend, ref, device=o.device, dtype=o.dtype, batch_tokens=o.batch_tokens,
-                             batch_size=o.batch_size, trust_remote_code=o.trust_remote_code, seed=o.seed)
+                             batch_size=o.batch_size, trust_remote_code=o.trust_remote_code, seed=o.seed,
+                             device_map=o.device_map)
 
     if not o.request_cache:
         return build()
