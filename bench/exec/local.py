@@ -15,6 +15,7 @@ from bench import __version__
 from bench.data import store as data_store
 from bench.data.sampling import stratified_sample
 from bench.errors import UserError
+from bench.models.builtin import about as builtin_about
 from bench.models.hf import HFBackend
 from bench.models.loading import ModelRef, fingerprint
 from bench.models.requests import GenerationRequest, LoglikelihoodRequest
@@ -188,7 +189,8 @@ def _run_one(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepared, 
         "run_key": key,
         "qdbench_version": __version__,
         "command": sys.argv,
-        "model": {**ref.to_dict(), "fingerprint": model_print, **describe_backend(backend)},
+        "model": {**ref.to_dict(), "fingerprint": model_print, "about": builtin_about(ref.path) if ref.is_builtin
+                  else None, **describe_backend(backend)},
         "variant": opts.variant,
         "task": {"name": p.task.name, "version": p.task.spec.version, "yaml_sha256": p.task.file_sha256(),
                  "template_hash": p.task.spec.template_hash(), "options": p.task.spec.options},
