@@ -63,3 +63,11 @@ def test_bad_batch_size_is_a_user_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["run", "--model", "builtin:tiny-llama", "--tasks", "bbq", "--batch-size", "many"])
     assert e.value.code == 2 and "batch-size" in capsys.readouterr().err
+
+
+def test_unknown_backend_is_refused_before_any_folder(tmp_path, capsys):
+    from bench.cli.main import main
+
+    assert main(["run", "--model", "builtin:tiny-llama", "--tasks", "bbq", "--sample-data", "--backend", "nope",
+                 "--out", str(tmp_path / "runs")]) == 2
+    assert "--backend 'nope'" in capsys.readouterr().err and not (tmp_path / "runs").exists()

@@ -89,7 +89,9 @@ def test_concurrent_writers_share_one_cache(tmp_path):
 def test_rerun_with_another_limit_scores_only_new_items(tmp_path, tiny_model_dir, monkeypatch):
     from bench.cli.main import main
     from bench.models import hf
+    from bench.store import request_cache
 
+    monkeypatch.setattr(request_cache.paths, "home", lambda: tmp_path / "home")  # a cache no other test filled
     calls = []
     original = hf.HFBackend.loglikelihood
 

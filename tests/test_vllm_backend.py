@@ -56,3 +56,25 @@ def test_vllm_generation_seeded_and_greedy_equal_to_hf(engines):
     assert vllm.generate(sampled[:1]) == first[:1]
     greedy = [G("The cat sat", 6), G("Question: who?\nAnswer:", 5)]
     assert vllm.generate(greedy) == hf.generate(greedy)
+
+
+def test_vllm_matches_hf_on_smollm2(smollm2_backend):
+    """The real model: a 49k BPE vocabulary and 30 layers, where kernel differences have more room."""
+    from bench.models.loading import resolve
+    from bench.models.vllm_backend import VLLMBackend
+
+    vllm = VLLMBackend(resolve("builtin:smollm2-135m"), device="cpu", dtype="float32", seed=0)
+    try:
+        items = bbq_requests(4)
+        flat = [r for rs in items for r in rs]
+        got, want = vllm.loglikelihood(flat), smollm2_backend.loglikelihood(flat)
+        greedy = [G("The capital of France is", 5)]
+        assert vllm.generate(greedy) == smollm2_backend.generate(greedy)
+    finally:
+        vllm.close()
+    assert max(abs(g.logprob - w.logprob) for g, w in zip(got, want, strict=True)) < TOLERANCE
+    k = 0
+    for rs in items:
+        g, w = got[k:k + len(rs)], want[k:k + len(rs)]
+        assert max(range(len(rs)), key=lambda i: g[i].logprob) == max(range(len(rs)), key=lambda i: w[i].logprob)
+        k += len(rs)

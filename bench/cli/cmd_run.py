@@ -26,8 +26,9 @@ def add_parser(sub) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--dtype", default="auto", help="auto (fp32 on CPU, bf16 on CUDA), float32, bfloat16, float16")
     p.add_argument("--batch-tokens", type=int, default=16384, help="tokens per forward batch")
-    p.add_argument("--backend", default="hf", help="hf (default), vllm (make vllm-env, or vLLM installed), or "
-                   "lm-eval:NAME (any lm-eval model, e.g. lm-eval:hf, lm-eval:openai-completions)")
+    p.add_argument("--backend", default="hf", help="hf (default), vllm (make vllm-env, or vLLM installed), vllm+hf "
+                   "(vLLM generates, the packed HF scorer scores), or lm-eval:NAME (e.g. lm-eval:hf)")
+    p.add_argument("--tensor-parallel-size", type=int, default=1, help="vLLM: GPUs to split the model over")
     p.add_argument("--batch-size", type=_batch_size, help="rows per forward batch, or 'auto': probe the largest that "
                    "fits and back off on out-of-memory without losing work")
     p.add_argument("--device-map", choices=["auto"], help="auto: spread the model over every device (HF backend)")
@@ -75,7 +76,10 @@ def run(args) -> int:
                         "qdbench run configs/matrices/X.yaml)")
     if args.data_dir is not None and (args.suite or "," in args.tasks):
         raise UserError("--data-dir applies to one task; run tasks with their own data one at a time")
-    for flag in ("batch_tokens", "chunk_items", "samples"):
+    from bench.models.engines import check_backend
+
+    check_backend(args.backend)
+    for flag in ("batch_tokens", "chunk_items", "samples", "tensor_parallel_size"):
         if getattr(args, flag) is not None and getattr(args, flag) <= 0:
             raise UserError(f"--{flag.replace('_', '-')} must be positive (got {getattr(args, flag)})")
     out_folder(args.out)
@@ -88,7 +92,8 @@ def run(args) -> int:
                       dtype=args.dtype, batch_tokens=args.batch_tokens, chunk_items=args.chunk_items,
                       revision=args.revision, trust_remote_code=args.trust_remote_code, quiet=args.quiet,
                       task_options=task_options, backend=args.backend, batch_size=args.batch_size,
-                      request_cache=not args.no_request_cache, device_map=args.device_map)
+                      request_cache=not args.no_request_cache, device_map=args.device_map,
+                      tensor_parallel_size=args.tensor_parallel_size)
     if args.suite:
         from bench.exec.suite import load_suite, suite_runs
 

@@ -47,6 +47,7 @@ class RunOptions:
     backend: str = "hf"  # hf | vllm | lm-eval:NAME
     batch_size: int | str | None = None  # rows per forward batch; "auto" probes the largest that fits
     request_cache: bool = True
+    tensor_parallel_size: int = 1  # vLLM
     device_map: str | None = None  # "auto": spread a model larger than one device over all (accelerate)
 
 
@@ -106,18 +107,22 @@ def evaluate(ref: ModelRef, tasks: list[Task], opts: RunOptions | list[RunOption
             continue
         if backend is None:
             backend = make_backend(ref, model_print, o)
+        if hasattr(backend, "covers") and not backend.covers([r for d in p.docs for r in p.task.requests(d)]):
+            backend.load()  # its errors come before any run folder is written
         out.append(_run_one(backend, ref, model_print, p, store, key, o))
     return out
 
 
 def make_backend(ref: ModelRef, model_print: dict, o: RunOptions):
     """The backend `o.backend` names, behind the request cache unless it is switched off."""
-    from bench.models.engines import build_backend
+    from bench.models.engines import build_backend, check_backend
+
+    check_backend(o.backend)
 
     def build():
         return build_backend(o.backend, ref, device=o.device, dtype=o.dtype, batch_tokens=o.batch_tokens,
                              batch_size=o.batch_size, trust_remote_code=o.trust_remote_code, seed=o.seed,
-                             device_map=o.device_map)
+                             device_map=o.device_map, tensor_parallel_size=o.tensor_parallel_size)
 
     if not o.request_cache:
         return build()

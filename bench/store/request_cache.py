@@ -94,6 +94,15 @@ class CachedBackend:
                 self.cache.set_meta(self._describe(self._inner))
         return self._inner
 
+    def load(self) -> None:
+        """Build the wrapped backend now (so that its errors come before anything is written)."""
+        _ = self.inner
+
+    def covers(self, requests) -> bool:
+        """Whether every request is answered already (then the wrapped backend need not be built)."""
+        keys = [request_key(r) for r in requests]
+        return len(self.cache.get_many(keys)) == len(set(keys))
+
     def describe(self) -> dict:
         """The wrapped backend's description, from the cache when the model was never loaded in this run."""
         known = None if self._inner is not None or not self._describe else self.cache.meta()
