@@ -1,4 +1,9 @@
-"""qdbench run --model M --tasks T[,T...] --out DIR [--limit N] [--data-dir DIR]   |   qdbench run MATRIX.yaml"""
+"""qdbench run --model M --tasks T[,T...] --out DIR [--limit N] [--data-dir DIR]   |   qdbench run MATRIX.yaml
+|   qdbench run --family configs/families/F.yaml --tasks T
+
+The flags below are also the fields a matrix file accepts (bench/cli/options.py): add a flag here and
+matrices take it too.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,14 @@ from bench.errors import UserError
 def add_parser(sub) -> None:
     p = sub.add_parser("run", help="evaluate a model on tasks (resumable)")
     p.add_argument("matrix", nargs="?", type=Path, help="a matrix file (configs/matrices/*.yaml) instead of "
-                   "--model/--tasks: base models, their variants and tasks")
+                   "--model/--tasks: base models, their variants and tasks; it may set any option below by its "
+                   "name (e.g. batch_tokens:), and options given here win over the file")
     p.add_argument("--model", help="builtin:NAME, a local model folder, or a hub id")
     p.add_argument("--revision", help="hub revision (branch, tag or commit)")
     p.add_argument("--tasks", help="comma-separated task names (see `qdbench tasks list`)")
     p.add_argument("--suite", help="a suite of tasks with their limits: a name in configs/suites/ or a YAML path")
+    p.add_argument("--family", type=Path, help="a published family (configs/families/*.yaml): the teacher and "
+                   "its published students, evaluated on the same items")
     p.add_argument("--out", type=Path, default=Path("runs"), help="runs folder (default: runs/)")
     p.add_argument("--limit", type=int, help="evaluate a seeded, group-stratified sample of N items")
     p.add_argument("--data-dir", type=Path, help="read the task's published files from this folder")
@@ -32,7 +40,7 @@ def add_parser(sub) -> None:
     p.add_argument("--batch-size", type=_batch_size, help="rows per forward batch, or 'auto': probe the largest that "
                    "fits and back off on out-of-memory without losing work")
     p.add_argument("--device-map", choices=["auto"], help="auto: spread the model over every device (HF backend)")
-    p.add_argument("--no-request-cache", action="store_true",
+    p.add_argument("--no-request-cache", dest="request_cache", action="store_false",
                    help="do not reuse or store answers in the request cache ($QDBENCH_HOME/request-cache)")
     p.add_argument("--chunk-items", type=int, default=64, help="items per atomic write (the resume granularity)")
     p.add_argument("--trust-remote-code", action="store_true", help="allow the model's own Python code")
@@ -41,7 +49,8 @@ def add_parser(sub) -> None:
                                         "or builtin:tiny-detoxify (random, for tests)")
     p.add_argument("--classifier-path", type=Path, help="local Detoxify checkpoint folder or HF classifier folder")
     p.add_argument("--classifier-label", help="the classifier's toxic label (default: toxicity / toxic)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="print only the final table and errors (no progress, "
+                                                        "no notes); library messages always go to OUT/qdbench.log")
     p.set_defaults(func=run)
 
 
@@ -59,17 +68,20 @@ def _batch_size(text: str) -> int | str:
 
 def run(args) -> int:
     from bench.cli.checks import out_folder
-    from bench.exec.local import RunOptions, evaluate
+    from bench.cli.options import run_options
+    from bench.exec.local import evaluate
+    from bench.logs import log_to
     from bench.models.hf import pick_device
     from bench.models.loading import resolve
     from bench.store.runs import load_run
     from bench.tasks.registry import get_task, get_tasks
 
-    if args.matrix is not None:
+    if args.matrix is not None or args.family is not None:
         from bench.cli.matrix import run_matrix_file
 
-        if args.model or args.tasks or args.suite:
-            raise UserError("give either a matrix file or --model and --tasks/--suite, not both")
+        if args.model or (args.matrix is not None and (args.tasks or args.suite or args.family)):
+            raise UserError("give either a matrix file, --family with --tasks/--suite, or --model with "
+                            "--tasks/--suite")
         return run_matrix_file(args)
     if not args.model or not (args.tasks or args.suite) or (args.tasks and args.suite):
         raise UserError("run needs --model and one of --tasks or --suite (or a matrix file: "
@@ -79,21 +91,12 @@ def run(args) -> int:
     from bench.models.engines import check_backend
 
     check_backend(args.backend)
-    for flag in ("batch_tokens", "chunk_items", "samples", "tensor_parallel_size"):
-        if getattr(args, flag) is not None and getattr(args, flag) <= 0:
-            raise UserError(f"--{flag.replace('_', '-')} must be positive (got {getattr(args, flag)})")
+    if args.tensor_parallel_size <= 0:
+        raise UserError(f"--tensor-parallel-size must be positive (got {args.tensor_parallel_size})")
+    opts = run_options(vars(args))
     out_folder(args.out)
+    log_to(args.out / "qdbench.log")
     pick_device(args.device)
-    task_options = {"samples": args.samples, "classifier": args.classifier,
-                    "classifier_path": str(args.classifier_path.resolve()) if args.classifier_path else None,
-                    "classifier_label": args.classifier_label}
-    opts = RunOptions(out=args.out, limit=args.limit, data_dir=args.data_dir, sample_data=args.sample_data,
-                      seed=args.seed, device=args.device,
-                      dtype=args.dtype, batch_tokens=args.batch_tokens, chunk_items=args.chunk_items,
-                      revision=args.revision, trust_remote_code=args.trust_remote_code, quiet=args.quiet,
-                      task_options=task_options, backend=args.backend, batch_size=args.batch_size,
-                      request_cache=not args.no_request_cache, device_map=args.device_map,
-                      tensor_parallel_size=args.tensor_parallel_size)
     if args.suite:
         from bench.exec.suite import load_suite, suite_runs
 
@@ -103,7 +106,7 @@ def run(args) -> int:
         tasks, per_task = get_tasks(args.tasks), opts
     ref = resolve(args.model, args.revision)
     for run_dir, task in zip(evaluate(ref, tasks, per_task), tasks, strict=True):
-        manifest, metrics, _ = load_run(run_dir)
+        manifest, metrics, _ = load_run(run_dir, items=False)
         print_run(manifest, metrics, task.spec.metrics)
         print(f"run folder: {run_dir}")
     return 0

@@ -112,22 +112,25 @@ class CachedBackend:
         return getattr(self.inner, name)
 
     def loglikelihood(self, requests, progress=None) -> list[LoglikelihoodResult]:
-        return self._answer(requests, self.inner_call("loglikelihood"),
+        return self._answer(requests, self.inner_call("loglikelihood", progress),
                             lambda r: json.dumps(dataclasses.asdict(r)),
-                            lambda s: LoglikelihoodResult(**json.loads(s)))
+                            lambda s: LoglikelihoodResult(**json.loads(s)), progress)
 
     def generate(self, requests, progress=None) -> list[str]:
-        return self._answer(requests, self.inner_call("generate"), json.dumps, json.loads)
+        return self._answer(requests, self.inner_call("generate", progress), json.dumps, json.loads, progress)
 
-    def inner_call(self, method: str):
-        return lambda reqs: getattr(self.inner, method)(reqs)
+    def inner_call(self, method: str, progress):
+        kwargs = {"progress": progress} if progress is not None else {}
+        return lambda reqs: getattr(self.inner, method)(reqs, **kwargs)
 
-    def _answer(self, requests, compute, dump, load) -> list:
+    def _answer(self, requests, compute, dump, load, progress=None) -> list:
         keys = [request_key(r) for r in requests]
         found = self.cache.get_many(keys)
         missing = list(dict.fromkeys(k for k in keys if k not in found))
         self.hits += len(keys) - sum(1 for k in keys if k not in found)
         self.misses += len(missing)
+        if progress and len(keys) > len(missing):
+            progress(len(keys) - len(missing))
         if missing:
             first = {k: i for i, k in reversed(list(enumerate(keys)))}
             answers = compute([requests[first[k]] for k in missing])
