@@ -105,7 +105,7 @@ def test_rerun_with_another_limit_scores_only_new_items(tmp_path, tiny_model_dir
     assert main([*base, "--out", str(tmp_path / "b"), "--limit", "4"]) == 0
     assert main([*base, "--out", str(tmp_path / "c"), "--limit", "8"]) == 0
     assert sum(calls) == 8 * 3  # 4 items computed once, then only the 4 new ones
-    first = json.loads((tmp_path / "a/tiny-llama/bbq/metrics.json").read_text())
-    assert first == json.loads((tmp_path / "b/tiny-llama/bbq/metrics.json").read_text())
-    manifest = json.loads((tmp_path / "b/tiny-llama/bbq/manifest.json").read_text())
+    (a,), (b,) = (list((tmp_path / f"{x}/tiny-llama/bbq").iterdir()) for x in "ab")
+    assert json.loads((a / "metrics.json").read_text()) == json.loads((b / "metrics.json").read_text())
+    manifest = json.loads((b / "manifest.json").read_text())
     assert manifest["model"]["backend"] == "hf" and manifest["model"]["parameters"] > 0

@@ -159,6 +159,8 @@ class _Worker:
             self.proc.stdin.close()
             self.proc.wait(timeout=60)
         self.replies.close()
+        if self.proc.returncode == 0:
+            self.log.unlink(missing_ok=True)  # kept only when the worker failed
 
     def __del__(self):
         with contextlib.suppress(Exception):
