@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.errors import UserError
-from bench.models.loading import ModelRef
+from bench.models.loading import ModelRef, check_config
 
 
 def check_backend(name: str) -> None:
@@ -31,6 +31,8 @@ def build_backend(name: str, ref: ModelRef, *, device: str = "auto", dtype: str 
     """hf (transformers), vllm (vLLM, in this environment or the one `make vllm-env` builds), vllm+hf (vLLM
     generates, the packed HF scorer scores: vLLM's prompt log-probabilities skip its prefix cache), or
     lm-eval:NAME (any model lm-eval registers, API models included)."""
+    if name != "hf":  # the HF loader checks the folder itself
+        check_config(ref, trust_remote_code)
     if name == "hf":
         from bench.models.hf import HFBackend
 
