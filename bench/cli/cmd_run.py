@@ -34,6 +34,14 @@ def add_parser(sub) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--dtype", default="auto", help="auto (fp32 on CPU, bf16 on CUDA), float32, bfloat16, float16")
     p.add_argument("--batch-tokens", type=int, default=16384, help="tokens per forward batch")
+    p.add_argument("--backend", default="hf", help="hf (default), vllm (make vllm-env, or vLLM installed), vllm+hf "
+                   "(vLLM generates, the packed HF scorer scores), or lm-eval:NAME (e.g. lm-eval:hf)")
+    p.add_argument("--tensor-parallel-size", type=int, default=1, help="vLLM: GPUs to split the model over")
+    p.add_argument("--batch-size", type=_batch_size, help="rows per forward batch, or 'auto': probe the largest that "
+                   "fits and back off on out-of-memory without losing work")
+    p.add_argument("--device-map", choices=["auto"], help="auto: spread the model over every device (HF backend)")
+    p.add_argument("--no-request-cache", dest="request_cache", action="store_false",
+                   help="do not reuse or store answers in the request cache ($QDBENCH_HOME/request-cache)")
     p.add_argument("--chunk-items", type=int, default=64, help="items per atomic write (the resume granularity)")
     p.add_argument("--trust-remote-code", action="store_true", help="allow the model's own Python code")
     p.add_argument("--samples", type=int, help="generation tasks: samples per prompt (overrides the task's)")
@@ -60,6 +68,18 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _batch_size(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of rows or 'auto'")
+    return value
+
+
 def run(args) -> int:
     from bench.cli.checks import out_folder
     from bench.cli.options import run_options
@@ -82,6 +102,11 @@ def run(args) -> int:
                         "qdbench run configs/matrices/X.yaml)")
     if args.data_dir is not None and (args.suite or "," in args.tasks):
         raise UserError("--data-dir applies to one task; run tasks with their own data one at a time")
+    from bench.models.engines import check_backend
+
+    check_backend(args.backend)
+    if args.tensor_parallel_size <= 0:
+        raise UserError(f"--tensor-parallel-size must be positive (got {args.tensor_parallel_size})")
     opts = run_options(vars(args))
     out_folder(args.out)
     log_to(args.out / "qdbench.log")

@@ -1,4 +1,4 @@
-"""qdbench tasks list | qdbench tasks validate FILE [FILE...]"""
+"""qdbench tasks list | qdbench tasks validate FILE [FILE...] | qdbench tasks export --lm-eval DIR"""
 
 from __future__ import annotations
 
@@ -9,13 +9,24 @@ from bench.errors import UserError
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("tasks", help="list the tasks and their metrics, or check a task file")
-    p.add_argument("action", choices=["list", "validate"])
+    p = sub.add_parser("tasks", help="list the tasks and their metrics, check a task file, or export for lm-eval")
+    p.add_argument("action", choices=["list", "validate", "export"])
     p.add_argument("files", nargs="*", type=Path, help="validate: task YAML files")
+    add_export_arguments(p)
     p.set_defaults(func=tasks)
 
 
+def add_export_arguments(p) -> None:
+    p.add_argument("--lm-eval", type=Path, help="export: write lm-eval task folders here")
+    p.add_argument("--tasks", help="export: comma-separated task names (default: every exportable task)")
+    p.add_argument("--limit", type=int, help="export: a seeded, group-stratified sample of N items per task")
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--sample-data", action="store_true", help="export: the shipped samples, not imported data")
+
+
 def tasks(args) -> int:
+    if args.action == "export":
+        return export_lmeval(args)
     if args.action == "validate":
         if not args.files:
             raise UserError("tasks validate needs one or more task YAML files")
@@ -33,6 +44,37 @@ def tasks(args) -> int:
                       t.spec.data.format)
     console.print(table)
     return 0
+
+
+def export_lmeval(args) -> int:
+    """`qdbench tasks export --lm-eval DIR`: lm-eval task folders over this machine's data (imported, else
+    the shipped samples)."""
+    from bench.cli.checks import out_folder
+    from bench.data import store
+    from bench.data.sampling import stratified_sample
+    from bench.models.lmeval_export import export
+    from bench.tasks.registry import get_tasks, list_tasks
+
+    if args.lm_eval is None:
+        raise UserError("tasks export needs --lm-eval DIR (the folder for lm-eval's task YAML)")
+    out_folder(args.lm_eval, "--lm-eval")
+    tasks = get_tasks(args.tasks) if args.tasks else list_tasks()
+    written = 0
+    for task in tasks:
+        try:
+            data = store.load(task.spec, None, sample=args.sample_data)
+        except UserError as e:
+            print(f"skipped {task.name}: {e}")
+            continue
+        keep = stratified_sample(data.docs, args.limit, task.spec.stratify_by or task.spec.group_by, args.seed)
+        result = export(task, [data.docs[i] for i in keep], args.lm_eval,
+                        {"data": data.provenance(), "limit": args.limit, "seed": args.seed})
+        if isinstance(result, str):
+            print(f"skipped {task.name}: {result}")
+        else:
+            written += 1
+            print(f"{result}  (lm-eval --include_path {args.lm_eval} --tasks qdbench_{task.name})")
+    return 0 if written else 2
 
 
 def problems(path: Path) -> tuple[list[str], str]:

@@ -60,6 +60,12 @@ class RunOptions:
     enable_thinking: bool | None = None
     num_fewshot: int = 0  # both modes: examples drawn from a seeded held-out split
 
+    backend: str = "hf"  # hf | vllm | lm-eval:NAME
+    batch_size: int | str | None = None  # rows per forward batch; "auto" probes the largest that fits
+    request_cache: bool = True
+    tensor_parallel_size: int = 1  # vLLM
+    device_map: str | None = None  # "auto": spread a model larger than one device over all (accelerate)
+
     def generation_options(self) -> dict:
         """The settings that shape prompts and answers, as task options (so they enter the run key); empty
         for a zero-shot log-likelihood run, whose key is unchanged."""
@@ -165,7 +171,8 @@ def fewshot_split(task: Task, docs: list[dict], opts: RunOptions) -> tuple[list[
 # RunOptions fields that do not change a run's items or answers (where and how fast it runs, what it is
 # called); every other field, present or added later, is part of the settings key.
 NOT_SETTINGS = {"out", "quiet", "chunk_items", "batch_tokens", "device", "run_name", "variant", "revision",
-                "trust_remote_code", "data_dir", "task_options", "sample_data"}
+                "trust_remote_code", "data_dir", "task_options", "sample_data",
+                "batch_size", "request_cache", "device_map", "tensor_parallel_size"}  # none changes an answer
 SETTINGS_KEY_LENGTH = 10
 
 
@@ -213,11 +220,43 @@ def evaluate(ref: ModelRef, tasks: list[Task], opts: RunOptions | list[RunOption
         if backend is None:
             from bench.logs import route_libraries
 
-            backend = HFBackend(ref, device=o.device, dtype=o.dtype, batch_tokens=o.batch_tokens,
-                                trust_remote_code=o.trust_remote_code)
+            backend = make_backend(ref, model_print, o)
             route_libraries()
+        if hasattr(backend, "covers") and not backend.covers([r for d in p.docs for r in p.task.requests(d)]):
+            backend.load()  # its errors come before any run folder is written
         out.append(_run_one(backend, ref, model_print, p, store, key, settings, o))
     return out
+
+
+def make_backend(ref: ModelRef, model_print: dict, o: RunOptions):
+    """The backend `o.backend` names, behind the request cache unless it is switched off."""
+    from bench.models.engines import build_backend, check_backend
+
+    check_backend(o.backend)
+
+    def build():
+        return build_backend(o.backend, ref, device=o.device, dtype=o.dtype, batch_tokens=o.batch_tokens,
+                             batch_size=o.batch_size, trust_remote_code=o.trust_remote_code, seed=o.seed,
+                             device_map=o.device_map, tensor_parallel_size=o.tensor_parallel_size)
+
+    if not o.request_cache:
+        return build()
+    from bench.models.hf import pick_device, resolve_dtype
+    from bench.store.request_cache import CachedBackend, RequestCache, model_key
+
+    device = pick_device(o.device)
+    key = model_key(model_print, (o.variant or {}).get("recipe_hash"), o.backend,
+                    f"{resolve_dtype(device, o.dtype)}@{device.split(':')[0]}")
+    return CachedBackend(build, RequestCache(key), describe_backend)
+
+
+def describe_backend(backend) -> dict:
+    """The manifest's account of the engine that answered."""
+    if hasattr(backend, "describe"):
+        return backend.describe()
+    return {"backend": backend.name, "device": backend.device, "dtype": backend.dtype,
+            "parameters": sum(t.numel() for t in backend.model.parameters()),
+            "config_commit": getattr(backend.model.config, "_commit_hash", None)}
 
 
 def answer(backend, requests: list, progress=None) -> list:
@@ -228,6 +267,9 @@ def answer(backend, requests: list, progress=None) -> list:
                          (ChatRequest, "generate_chat")):
         idx = [i for i, r in enumerate(requests) if isinstance(r, kind)]
         if idx:
+            if not hasattr(backend, method):
+                raise UserError(f"backend '{getattr(backend, 'name', type(backend).__name__)}' cannot answer "
+                                f"{kind.__name__}s; use --backend hf for them")
             kwargs = {"progress": progress} if progress is not None else {}
             for i, res in zip(idx, getattr(backend, method)([requests[i] for i in idx], **kwargs), strict=True):
                 out[i] = res
@@ -292,10 +334,7 @@ def _run_locked(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepare
         "qdbench_version": __version__,
         "command": sys.argv,
         "model": {**ref.to_dict(), "fingerprint": model_print, "about": builtin_about(ref.path) if ref.is_builtin
-                  else None, "backend": backend.name,
-                  "device": backend.device, "dtype": backend.dtype,
-                  "parameters": sum(t.numel() for t in backend.model.parameters()),
-                  "config_commit": getattr(backend.model.config, "_commit_hash", None)},
+                  else None, **describe_backend(backend)},
         "variant": opts.variant,
         "task": {"name": p.task.name, "version": p.task.spec.version, "yaml_sha256": p.task.file_sha256(),
                  "template_hash": p.task.spec.template_hash(), "options": p.task.spec.options},
@@ -303,12 +342,13 @@ def _run_locked(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepare
                  "n_nonfinite": int(bad.sum()),
                  "limit": opts.limit, "items_sha256": digest(p.ids)},
         "settings": {"batch_tokens": opts.batch_tokens, "chunk_items": opts.chunk_items, "mode": opts.mode,
-                     "num_fewshot": opts.num_fewshot, **generative.provenance(backend, p.task)},
+                     "num_fewshot": opts.num_fewshot, "backend": opts.backend, "batch_size": opts.batch_size,
+                     "request_cache": opts.request_cache, **generative.provenance(backend, p.task)},
         "settings_key": settings_key(settings),
         "run_settings": settings,
         "seed": opts.seed,
         "libraries": libraries(),
-        "hardware": hardware(backend.device),
+        "hardware": hardware(describe_backend(backend)["device"]),
         "timings": {"started": started.isoformat(timespec="seconds"),
                     "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "wall_s_last_session": round(wall, 3), "items_resumed": len(done),

@@ -49,6 +49,30 @@ def pick_device(device: str = "auto") -> str:
     return device
 
 
+def split_pair(tokenizer, prefix: int, context: str, continuation: str) -> tuple[list[int], list[int]]:
+    """lm-eval's split: trailing whitespace of the context moves to the continuation, the pair is encoded whole
+    and the continuation is the tail past the context's own encoding; an empty context is the start token."""
+    n_space = len(context) - len(context.rstrip())
+    if n_space:
+        continuation = context[-n_space:] + continuation
+        context = context[:-n_space]
+    if not context:
+        return [prefix], tokenizer(continuation, add_special_tokens=False)["input_ids"]
+    whole = tokenizer(context + continuation, add_special_tokens=True)["input_ids"]
+    ctx = tokenizer(context, add_special_tokens=True)["input_ids"]
+    return ctx, whole[len(ctx):]
+
+
+def resolve_dtype(device: str, dtype: str) -> str:
+    return ("bfloat16" if device.startswith("cuda") else "float32") if dtype == "auto" else dtype
+
+
+def _is_oom(e: BaseException) -> bool:
+    import torch
+
+    return isinstance(e, torch.OutOfMemoryError) or (isinstance(e, RuntimeError) and "out of memory" in str(e))
+
+
 class HFBackend:
     """Holds one loaded model and its tokenizer; answers log-likelihood and generation requests."""
 
@@ -56,20 +80,27 @@ class HFBackend:
 
     def __init__(self, ref: ModelRef, *, device: str = "auto", dtype: str = "auto",
                  batch_tokens: int = 16384, max_batch_size: int = 64, trust_remote_code: bool = False,
-                 pack: bool = True, model=None, tokenizer=None):
+                 pack: bool = True, model=None, tokenizer=None, batch_size: int | str | None = None,
+                 device_map: str | None = None):
         import torch
 
         self.ref = ref
         self.device = pick_device(device)
-        if dtype == "auto":
-            dtype = "bfloat16" if self.device.startswith("cuda") else "float32"
+        dtype = resolve_dtype(self.device, dtype)
         self.dtype = dtype
         self.tokenizer = tokenizer or load_tokenizer(ref, trust_remote_code)
+        extra = {"device_map": device_map} if device_map else {}
         self.model = model or load_causal_lm(ref, dtype=dtype, device=self.device,
-                                             trust_remote_code=trust_remote_code)
+                                             trust_remote_code=trust_remote_code, **extra)
+        if device_map:  # inputs go where the first layer is
+            self.device = str(self.model.get_input_embeddings().weight.device)
+        if batch_size is not None and batch_size != "auto" and (not isinstance(batch_size, int) or batch_size < 1):
+            raise UserError(f"--batch-size {batch_size!r}: expected a positive number of rows or 'auto'")
         self.batch_tokens = batch_tokens
         self.pack = pack
-        self.max_batch_size = max_batch_size
+        self.max_batch_size = batch_size if isinstance(batch_size, int) else max_batch_size
+        self.auto_batch = batch_size == "auto"
+        self.oom_splits = 0
         self.max_length = int(getattr(self.model.config, "max_position_embeddings", 2048) or 2048)
         self._prefix = (self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None
                         else self.tokenizer.eos_token_id)
@@ -83,15 +114,7 @@ class HFBackend:
 
     def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
         """Token ids of context and continuation, split the way lm-eval splits them."""
-        n_space = len(context) - len(context.rstrip())
-        if n_space:
-            continuation = context[-n_space:] + continuation
-            context = context[:-n_space]
-        if not context:
-            return [self._prefix], self.tokenizer(continuation, add_special_tokens=False)["input_ids"]
-        whole = self._encode(context + continuation)
-        ctx = self._encode(context)
-        return ctx, whole[len(ctx):]
+        return split_pair(self.tokenizer, self._prefix, context, continuation)
 
     # -- scoring --------------------------------------------------------------------------------------
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest],
@@ -123,8 +146,11 @@ class HFBackend:
                 single.extend(members)
         results: list[LoglikelihoodResult | None] = [None] * len(encoded)
         packed.sort(key=lambda g: -g[2])
+        if self.auto_batch and (packed or single):
+            self._probe_budget(max([g[2] for g in packed] + [len(encoded[i][0]) + len(encoded[i][1]) for i in single]))
         for batch in _by_budget(packed, lambda g: g[2], self.batch_tokens, self.max_batch_size):
-            scored = self._score_packed([(ctx, [encoded[i][1] for i in members]) for ctx, members, _ in batch])
+            scored = self._backing_off(self._score_packed,
+                                       [(ctx, [encoded[i][1] for i in members]) for ctx, members, _ in batch])
             for (_, members, _), res in zip(batch, scored, strict=True):
                 for i, r in zip(members, res, strict=True):
                     results[i] = r
@@ -136,57 +162,108 @@ class HFBackend:
             return min(len(encoded[i][0]) + len(encoded[i][1]) - 1, self.max_length)
 
         for batch in _by_budget(single, width, self.batch_tokens, self.max_batch_size):
-            for i, res in zip(batch, self._score([encoded[i] for i in batch]), strict=True):
+            for i, res in zip(batch, self._backing_off(self._score, [encoded[i] for i in batch]), strict=True):
                 results[i] = res
             if progress:
                 progress(len(batch))
         return results  # type: ignore[return-value]
 
+    def _backing_off(self, score: Callable[[list], list], batch: list) -> list:
+        """`score(batch)`, split in halves on out-of-memory (recursively, down to one row) so no request is
+        lost; the token budget shrinks to what fitted, for the batches still to come."""
+        try:
+            return score(batch)
+        except Exception as e:
+            if not _is_oom(e) or len(batch) == 1:
+                raise
+        self.oom_splits += 1
+        if self.device.startswith("cuda"):
+            self._torch.cuda.empty_cache()
+        half = len(batch) // 2
+        self.max_batch_size = max(1, min(self.max_batch_size, half))
+        return self._backing_off(score, batch[:half]) + self._backing_off(score, batch[half:])
+
+    def _probe_budget(self, width: int, ceiling: int = 1 << 20) -> None:
+        """`--batch-size auto`: double a batch of rows as wide as the widest request until the device runs out
+        of memory (or `ceiling` tokens), then keep half the largest that fitted as the token budget. Done once;
+        an out-of-memory later still backs off batch by batch."""
+        self.auto_batch = False
+        width = max(1, min(width, self.max_length))
+        rows, fitted = 1, 0
+        while rows * width <= ceiling:
+            try:
+                with self._torch.inference_mode():
+                    ids = self._torch.full((rows, width), self._pad, dtype=self._torch.long, device=self.device)
+                    self.model(input_ids=ids, use_cache=False, **({"logits_to_keep": 1} if self._keeps_logits
+                                                                   else {}))
+            except Exception as e:
+                if not _is_oom(e):
+                    raise
+                break
+            fitted, rows = rows, rows * 2
+            if not self.device.startswith("cuda") and rows > 64:
+                break  # host memory has no clean out-of-memory error: stop at a size that keeps CPU caches busy
+        if self.device.startswith("cuda"):
+            self._torch.cuda.empty_cache()
+        self.max_batch_size = max(1, fitted if fitted < 2 else fitted // 2 * 2)
+        self.batch_tokens = max(width, fitted * width // (2 if fitted > 1 else 1))
+
     def _score_packed(self, groups: list[tuple[list[int], list[list[int]]]]) -> list[list[LoglikelihoodResult]]:
-        """One row per context: [context, cont_1, ..., cont_k], right-padded, with explicit positions
-        (each continuation starts right after the context) and an additive 4D mask."""
+        """One row per context: [pad, context, cont_1, ..., cont_k, pad]. Every context ends at the same
+        column, so the continuations of all rows occupy one band of columns and only that band goes through
+        the output projection (on a 49k vocabulary it would otherwise cost as much as the layers). Positions
+        are explicit (each continuation starts right after its context) and the block mask is boolean, which
+        SDPA takes as it is."""
         torch = self._torch
-        width = max(len(ctx) + sum(len(c) for c in conts) for ctx, conts in groups)
-        n = len(groups)
+        ctx_w = max(len(ctx) for ctx, _ in groups)
+        cont_w = max(sum(len(c) for c in conts) for _, conts in groups)
+        width, n = ctx_w + cont_w, len(groups)
         ids = torch.full((n, width), self._pad, dtype=torch.long)
         positions = torch.zeros((n, width), dtype=torch.long)
         allowed = torch.zeros((n, width, width), dtype=torch.bool)
         allowed[:, torch.arange(width), torch.arange(width)] = True  # padding attends to itself: no NaN rows
-        spans = []  # per group, per continuation: (the columns whose logits predict its tokens, its tokens)
+        rows, cols, targets, lengths = [], [], [], []
         for row, (ctx, conts) in enumerate(groups):
-            n_ctx = len(ctx)
-            ids[row, :n_ctx] = torch.tensor(ctx)
-            positions[row, :n_ctx] = torch.arange(n_ctx)
-            allowed[row, :n_ctx, :n_ctx] = torch.ones(n_ctx, n_ctx, dtype=torch.bool).tril()
-            start, rows = n_ctx, []
+            n_ctx, first = len(ctx), ctx_w - len(ctx)
+            ids[row, first:ctx_w] = torch.tensor(ctx)
+            positions[row, first:ctx_w] = torch.arange(n_ctx)
+            allowed[row, first:ctx_w, first:ctx_w] = self._tril(n_ctx)
+            start = ctx_w
             for cont in conts:
                 m = len(cont)
                 ids[row, start:start + m] = torch.tensor(cont)
                 positions[row, start:start + m] = torch.arange(n_ctx, n_ctx + m)
-                allowed[row, start:start + m, :n_ctx] = True
-                allowed[row, start:start + m, start:start + m] = torch.ones(m, m, dtype=torch.bool).tril()
-                rows.append(([n_ctx - 1, *range(start, start + m - 1)], cont))
+                allowed[row, start:start + m, first:ctx_w] = True
+                allowed[row, start:start + m, start:start + m] = self._tril(m)
+                rows += [row] * m
+                cols += [ctx_w - 1, *range(start, start + m - 1)]
+                targets += cont
+                lengths.append(m)
                 start += m
-            spans.append(rows)
-        dtype = self.model.dtype
-        mask = torch.zeros((n, 1, width, width), dtype=dtype).masked_fill(~allowed[:, None], torch.finfo(dtype).min)
-        first = min(len(ctx) - 1 for ctx, _ in groups)
-        kwargs = {"logits_to_keep": torch.arange(first, width)} if self._keeps_logits else {}
-        offset = first if self._keeps_logits else 0
+        keep = torch.arange(ctx_w - 1, width - 1)
+        kwargs = {"logits_to_keep": keep.to(self.device)} if self._keeps_logits else {}
+        offset = ctx_w - 1 if self._keeps_logits else 0
         with torch.inference_mode():
-            logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+            logits = self.model(input_ids=ids.to(self.device), attention_mask=self._mask(allowed).to(self.device),
                                 position_ids=positions.to(self.device), use_cache=False, **kwargs).logits
-        out = []
-        for row, rows in enumerate(spans):
-            res = []
-            for cols, cont in rows:
-                lp = torch.log_softmax(logits[row, torch.tensor(cols) - offset].float(), dim=-1).cpu()
-                target = torch.tensor(cont)
-                token_lp = lp.gather(-1, target[:, None]).squeeze(-1)
-                res.append(LoglikelihoodResult(float(token_lp.double().sum()),
-                                               bool((lp.argmax(-1) == target).all()), len(cont)))
-            out.append(res)
+            picked = logits[torch.tensor(rows, device=logits.device), torch.tensor(cols, device=logits.device) - offset]
+            flat = _token_results(picked, torch.tensor(targets), lengths)
+        out, k = [], 0
+        for _, conts in groups:
+            out.append(flat[k:k + len(conts)])
+            k += len(conts)
         return out
+
+    def _tril(self, m: int):
+        return self._torch.ones(m, m, dtype=self._torch.bool).tril()
+
+    def _mask(self, allowed):
+        """The block mask as the attention implementation takes it: boolean for SDPA, additive otherwise."""
+        if getattr(self.model.config, "_attn_implementation", None) == "sdpa":
+            return allowed[:, None]
+        dtype = self.model.dtype
+        return self._torch.zeros(allowed[:, None].shape, dtype=dtype).masked_fill(~allowed[:, None],
+                                                                                   self._torch.finfo(dtype).min)
 
     def _left_pad(self, seqs: list[list[int]]):
         """(ids, attention mask, position ids) of left-padded rows: every row ends at the last column."""
@@ -209,16 +286,12 @@ class HFBackend:
         kwargs = {"logits_to_keep": keep} if self._keeps_logits else {}
         with torch.inference_mode():
             logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                                position_ids=positions.to(self.device), use_cache=False, **kwargs).logits
-            logprobs = torch.log_softmax(logits[:, -keep:].float(), dim=-1).cpu()
-        out = []
-        for row, (_, cont) in enumerate(pairs):
-            lp = logprobs[row, keep - len(cont):]
-            target = torch.tensor(cont)
-            token_lp = lp.gather(-1, target[:, None]).squeeze(-1)
-            out.append(LoglikelihoodResult(float(token_lp.double().sum()), bool((lp.argmax(-1) == target).all()),
-                                           len(cont)))
-        return out
+                                position_ids=positions.to(self.device), use_cache=False, **kwargs).logits[:, -keep:]
+            rows = [row for row, (_, cont) in enumerate(pairs) for _ in cont]
+            cols = [j for _, cont in pairs for j in range(keep - len(cont), keep)]
+            picked = logits[torch.tensor(rows, device=logits.device), torch.tensor(cols, device=logits.device)]
+            return _token_results(picked, torch.tensor([t for _, cont in pairs for t in cont]),
+                                  [len(cont) for _, cont in pairs])
 
     # -- generation -----------------------------------------------------------------------------------
     def generate(self, requests: Sequence[GenerationRequest],
@@ -450,6 +523,21 @@ def next_token(logits, temperature: float, top_p: float, generator) -> int:
         keep[0] = True
         probs = torch.zeros_like(probs).scatter_(0, idx[keep], sorted_p[keep])
     return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def _token_results(logits, targets, lengths: list[int]) -> list[LoglikelihoodResult]:
+    """Per continuation: the summed fp32 log-probability of its tokens (rows of `logits`, in order) and
+    whether each was the argmax."""
+    import torch
+
+    lp = torch.log_softmax(logits.float(), dim=-1).cpu()
+    token_lp = lp.gather(-1, targets[:, None]).squeeze(-1).double()
+    greedy = lp.argmax(-1) == targets
+    out, k = [], 0
+    for m in lengths:
+        out.append(LoglikelihoodResult(float(token_lp[k:k + m].sum()), bool(greedy[k:k + m].all()), m))
+        k += m
+    return out
 
 
 def _by_budget(units: list, width: Callable, batch_tokens: int, max_batch_size: int):

@@ -1,0 +1,140 @@
+"""A cache of backend answers keyed by the model's identity and the request itself.
+
+lm-eval's `--use_cache` keys requests without the model, so a second model pointed at the same cache silently
+gets the first one's answers (FACTS.md); here the key of a cache is a digest of the model's fingerprint (weights
+hash or hub revision), the variant recipe hash, the backend and the dtype, and every request is keyed by all of
+its fields, the seed of a sampled generation included, so a sampled continuation is reused only for the same
+seed. A re-run with another `--limit`, or a second task asking the same questions, computes only what is new.
+
+One SQLite file per model key in `$QDBENCH_HOME/request-cache/`, in WAL mode: concurrent runs of the same
+model read and insert at once (an insert of an existing key is ignored, both writers hold the same answer).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bench import paths
+from bench.models.requests import GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult
+
+SCHEMA = 1
+
+
+def model_key(fingerprint: dict, recipe_hash: str | None, backend: str, dtype: str) -> str:
+    """What must be equal for two answers to be interchangeable; a changed weight changes it."""
+    blob = json.dumps({"model": fingerprint, "recipe": recipe_hash, "backend": backend, "dtype": dtype,
+                       "schema": SCHEMA}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def request_key(request: LoglikelihoodRequest | GenerationRequest) -> str:
+    blob = json.dumps({"kind": type(request).__name__, **dataclasses.asdict(request)}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class RequestCache:
+    """Answers of one model (one `model_key`), stored as JSON by request key."""
+
+    def __init__(self, key: str, root: Path | None = None):
+        self.path = (root or paths.home() / "request-cache") / f"{key}.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+    def meta(self) -> dict | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'backend'").fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_meta(self, info: dict) -> None:
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('backend', ?)", (json.dumps(info),))
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        unique = list(dict.fromkeys(keys))
+        for i in range(0, len(unique), 500):
+            part = unique[i:i + 500]
+            rows = self._db.execute(f"SELECT key, value FROM answers WHERE key IN ({','.join('?' * len(part))})",
+                                    part)
+            found.update(rows.fetchall())
+        return found
+
+    def put_many(self, items: dict[str, str]) -> None:
+        with self._db:
+            self._db.executemany("INSERT OR IGNORE INTO answers VALUES (?, ?)", list(items.items()))
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class CachedBackend:
+    """A backend whose answers come from the cache where it has them; the wrapped backend is built only when
+    some request is missing (a fully cached run never loads the model)."""
+
+    def __init__(self, make_backend: Callable[[], object], cache: RequestCache,
+                 describe: Callable[[object], dict] | None = None):
+        self._make = make_backend
+        self._describe = describe
+        self._inner = None
+        self.cache = cache
+        self.hits = self.misses = 0
+
+    @property
+    def inner(self):
+        if self._inner is None:
+            self._inner = self._make()
+            if self._describe:
+                self.cache.set_meta(self._describe(self._inner))
+        return self._inner
+
+    def load(self) -> None:
+        """Build the wrapped backend now (so that its errors come before anything is written)."""
+        _ = self.inner
+
+    def covers(self, requests) -> bool:
+        """Whether every request is answered already (then the wrapped backend need not be built)."""
+        keys = [request_key(r) for r in requests]
+        return len(self.cache.get_many(keys)) == len(set(keys))
+
+    def describe(self) -> dict:
+        """The wrapped backend's description, from the cache when the model was never loaded in this run."""
+        known = None if self._inner is not None or not self._describe else self.cache.meta()
+        return known if known is not None else self._describe(self.inner)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def loglikelihood(self, requests, progress=None) -> list[LoglikelihoodResult]:
+        return self._answer(requests, self.inner_call("loglikelihood", progress),
+                            lambda r: json.dumps(dataclasses.asdict(r)),
+                            lambda s: LoglikelihoodResult(**json.loads(s)), progress)
+
+    def generate(self, requests, progress=None) -> list[str]:
+        return self._answer(requests, self.inner_call("generate", progress), json.dumps, json.loads, progress)
+
+    def inner_call(self, method: str, progress):
+        kwargs = {"progress": progress} if progress is not None else {}
+        return lambda reqs: getattr(self.inner, method)(reqs, **kwargs)
+
+    def _answer(self, requests, compute, dump, load, progress=None) -> list:
+        keys = [request_key(r) for r in requests]
+        found = self.cache.get_many(keys)
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        self.hits += len(keys) - sum(1 for k in keys if k not in found)
+        self.misses += len(missing)
+        if progress and len(keys) > len(missing):
+            progress(len(keys) - len(missing))
+        if missing:
+            first = {k: i for i, k in reversed(list(enumerate(keys)))}
+            answers = compute([requests[first[k]] for k in missing])
+            fresh = {k: dump(a) for k, a in zip(missing, answers, strict=True)}
+            self.cache.put_many(fresh)
+            found.update(fresh)
+        return [load(found[k]) for k in keys]

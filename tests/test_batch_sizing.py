@@ -1,0 +1,73 @@
+"""--batch-size auto and out-of-memory back-off: a batch that does not fit is split, and no request is lost."""
+
+import pytest
+import torch
+
+from bench.models.requests import LoglikelihoodRequest as R
+
+REQUESTS = [R(f"Context number {i} with some words", f" option {k}") for i in range(6) for k in range(3)]
+
+
+@pytest.fixture()
+def backend(tiny_model_dir):
+    from bench.models.hf import HFBackend
+    from bench.models.loading import resolve
+
+    return HFBackend(resolve("builtin:tiny-llama"), device="cpu", dtype="float32")
+
+
+def limit_rows(backend, rows: int):
+    """Make the model run out of memory on any batch of more than `rows` rows."""
+    forward = backend.model.forward
+
+    def guarded(*args, **kwargs):
+        if kwargs["input_ids"].shape[0] > rows:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return forward(*args, **kwargs)
+
+    backend.model.forward = guarded
+
+
+@pytest.mark.parametrize("pack", [True, False])
+def test_out_of_memory_splits_the_batch_and_loses_nothing(backend, pack):
+    backend.pack = pack
+    want = backend.loglikelihood(REQUESTS)
+    limit_rows(backend, 2)
+    got = backend.loglikelihood(REQUESTS)
+    assert backend.oom_splits > 0 and backend.max_batch_size <= 2
+    assert [g.logprob for g in got] == pytest.approx([w.logprob for w in want], abs=1e-5)
+
+
+def test_auto_probes_a_batch_that_fits(tiny_model_dir):
+    from bench.models.hf import HFBackend
+    from bench.models.loading import resolve
+
+    auto = HFBackend(resolve("builtin:tiny-llama"), device="cpu", dtype="float32", batch_size="auto")
+    limit_rows(auto, 5)
+    auto.loglikelihood(REQUESTS)
+    assert auto.max_batch_size == 4 and auto.oom_splits == 0  # probed 1, 2, 4; 8 ran out
+
+
+def test_device_map_auto_loads_and_scores(tiny_model_dir, tiny_backend):
+    from bench.models.hf import HFBackend
+    from bench.models.loading import resolve
+
+    mapped = HFBackend(resolve("builtin:tiny-llama"), device="cpu", dtype="float32", device_map="auto")
+    got, want = mapped.loglikelihood(REQUESTS[:3]), tiny_backend.loglikelihood(REQUESTS[:3])
+    assert [g.logprob for g in got] == pytest.approx([w.logprob for w in want], abs=1e-5)
+
+
+def test_bad_batch_size_is_a_user_error(tmp_path, capsys):
+    from bench.cli.main import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["run", "--model", "builtin:tiny-llama", "--tasks", "bbq", "--batch-size", "many"])
+    assert e.value.code == 2 and "batch-size" in capsys.readouterr().err
+
+
+def test_unknown_backend_is_refused_before_any_folder(tmp_path, capsys):
+    from bench.cli.main import main
+
+    assert main(["run", "--model", "builtin:tiny-llama", "--tasks", "bbq", "--sample-data", "--backend", "nope",
+                 "--out", str(tmp_path / "runs")]) == 2
+    assert "--backend 'nope'" in capsys.readouterr().err and not (tmp_path / "runs").exists()

@@ -1,0 +1,111 @@
+"""The request cache: keyed by model and request (seed included), reused across --limit, safe when shared."""
+
+import json
+import threading
+
+from bench.models.requests import GenerationRequest as G
+from bench.models.requests import LoglikelihoodRequest as R
+from bench.store.request_cache import CachedBackend, RequestCache, model_key
+
+
+class Counting:
+    """A fake backend that counts what it is asked."""
+
+    name, device, dtype = "fake", "cpu", "float32"
+
+    def __init__(self):
+        self.asked = []
+
+    def loglikelihood(self, reqs):
+        from bench.models.requests import LoglikelihoodResult
+
+        self.asked += reqs
+        return [LoglikelihoodResult(-float(len(r.context + r.continuation)), False, 1) for r in reqs]
+
+    def generate(self, reqs):
+        self.asked += reqs
+        return [f"{r.prompt}:{r.seed}" for r in reqs]
+
+    def describe(self):
+        return {"backend": "fake"}
+
+
+def test_only_new_requests_are_computed(tmp_path):
+    inner = Counting()
+    cached = CachedBackend(lambda: inner, RequestCache("m", tmp_path))
+    first = cached.loglikelihood([R("a", " b"), R("a", " c")])
+    again = cached.loglikelihood([R("a", " c"), R("a", " b"), R("x", " y"), R("x", " y")])
+    assert inner.asked == [R("a", " b"), R("a", " c"), R("x", " y")]
+    assert [r.logprob for r in again[:2]] == [first[1].logprob, first[0].logprob]
+
+
+def test_sampled_generations_are_cached_with_their_seed(tmp_path):
+    inner = Counting()
+    cached = CachedBackend(lambda: inner, RequestCache("m", tmp_path))
+    assert cached.generate([G("p", 5, 1.0, 1.0, (), 1)]) == ["p:1"]
+    assert cached.generate([G("p", 5, 1.0, 1.0, (), 1), G("p", 5, 1.0, 1.0, (), 2)]) == ["p:1", "p:2"]
+    assert [r.seed for r in inner.asked] == [1, 2]
+
+
+def test_a_fully_cached_run_never_builds_the_backend(tmp_path):
+    RequestCache("m", tmp_path)  # same file, two handles
+    CachedBackend(Counting, RequestCache("m", tmp_path), lambda b: b.describe()).loglikelihood([R("a", " b")])
+
+    def refuse():
+        raise AssertionError("built")
+
+    cached = CachedBackend(refuse, RequestCache("m", tmp_path), lambda b: b.describe())
+    assert cached.loglikelihood([R("a", " b")])[0].logprob == -3.0
+    assert cached.describe() == {"backend": "fake"}
+
+
+def test_the_key_changes_with_the_model():
+    a = model_key({"sha256": "1"}, None, "hf", "float32")
+    assert a != model_key({"sha256": "2"}, None, "hf", "float32")
+    assert a != model_key({"sha256": "1"}, "recipe", "hf", "float32")
+    assert a != model_key({"sha256": "1"}, None, "vllm", "float32")
+
+
+def test_concurrent_writers_share_one_cache(tmp_path):
+    errors = []
+
+    def work(k):
+        try:
+            cached = CachedBackend(Counting, RequestCache("m", tmp_path))
+            for i in range(20):
+                cached.loglikelihood([R(f"c{i}", f" {k}"), R(f"c{i}", " shared")])
+        except Exception as e:  # pragma: no cover - the assertion below shows it
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(RequestCache("m", tmp_path).get_many([f"x{i}" for i in range(3)])) == 0
+
+
+def test_rerun_with_another_limit_scores_only_new_items(tmp_path, tiny_model_dir, monkeypatch):
+    from bench.cli.main import main
+    from bench.models import hf
+    from bench.store import request_cache
+
+    monkeypatch.setattr(request_cache.paths, "home", lambda: tmp_path / "home")  # a cache no other test filled
+    calls = []
+    original = hf.HFBackend.loglikelihood
+
+    def counting(self, requests, progress=None):
+        calls.append(len(requests))
+        return original(self, requests, progress)
+
+    monkeypatch.setattr(hf.HFBackend, "loglikelihood", counting)
+    base = ["run", "--model", "builtin:tiny-llama", "--tasks", "bbq", "--sample-data", "--quiet"]
+    assert main([*base, "--out", str(tmp_path / "a"), "--limit", "4"]) == 0
+    assert main([*base, "--out", str(tmp_path / "b"), "--limit", "4"]) == 0
+    assert main([*base, "--out", str(tmp_path / "c"), "--limit", "8"]) == 0
+    assert sum(calls) == 8 * 3  # 4 items computed once, then only the 4 new ones
+    (a,), (b,) = (list((tmp_path / f"{x}/tiny-llama/bbq").iterdir()) for x in "ab")
+    assert json.loads((a / "metrics.json").read_text()) == json.loads((b / "metrics.json").read_text())
+    manifest = json.loads((b / "manifest.json").read_text())
+    assert manifest["model"]["backend"] == "hf" and manifest["model"]["parameters"] > 0
