@@ -33,7 +33,19 @@ def add_parser(sub) -> None:
     p.add_argument("--classifier-path", type=Path, help="local Detoxify checkpoint folder or HF classifier folder")
     p.add_argument("--classifier-label", help="the classifier's toxic label (default: toxicity / toxic)")
     p.add_argument("--quiet", action="store_true")
+    add_executor_flags(p)
     p.set_defaults(func=run)
+
+
+def add_executor_flags(p) -> None:
+    g = p.add_argument_group("executor (matrix files)")
+    g.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local (default): one job after another here; ray: jobs on a Ray cluster")
+    g.add_argument("--address", help="Ray cluster address (default: start a local one; `auto`: the running one)")
+    g.add_argument("--retries", type=int, default=2, help="ray: retries of a failed or killed job (default 2)")
+    g.add_argument("--job-cpus", type=float, default=1.0, help="ray: CPUs per job (default 1)")
+    g.add_argument("--job-gpus", type=float, help="ray: GPUs per job (default 1 where the cluster has GPUs)")
+    g.add_argument("--job-memory", type=float, help="ray: memory per job in GiB (default: no reservation)")
 
 
 def run(args) -> int:
@@ -50,6 +62,8 @@ def run(args) -> int:
         if args.model or args.tasks or args.suite:
             raise UserError("give either a matrix file or --model and --tasks/--suite, not both")
         return run_matrix_file(args)
+    if args.executor != "local" or args.address:
+        raise UserError("--executor ray and --address run matrix files; give a matrix (configs/matrices/*.yaml)")
     if not args.model or not (args.tasks or args.suite) or (args.tasks and args.suite):
         raise UserError("run needs --model and one of --tasks or --suite (or a matrix file: "
                         "qdbench run configs/matrices/X.yaml)")

@@ -26,7 +26,14 @@ def run_matrix_file(args, banner: str | None = None) -> int:
     opts = RunOptions(out=args.out, limit=args.limit, sample_data=args.sample_data, device=args.device,
                       dtype=args.dtype, batch_tokens=args.batch_tokens, chunk_items=args.chunk_items,
                       trust_remote_code=args.trust_remote_code, quiet=args.quiet)
-    results = run_matrix(matrix, opts)
+    if args.executor == "ray":
+        from bench.cli.ray_run import run_on_ray
+
+        results = run_on_ray(matrix, opts, args)
+        if results is None:
+            return 1
+    else:
+        results = run_matrix(matrix, opts)
     if banner:
         console.print(f"[bold yellow]{banner}[/]")
     console.print(family_table(results, get_tasks(",".join(matrix.tasks))))

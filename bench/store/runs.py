@@ -8,9 +8,7 @@ at the end, the manifest last, so a folder with a manifest is a complete run.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 from pathlib import Path
 
 import pandas as pd
@@ -19,18 +17,9 @@ import pyarrow.parquet as pq
 
 from bench.errors import UserError
 from bench.store.atomic import write_json, write_with
+from bench.store.faults import fault as _fault
 
 MANIFEST, ITEMS, METRICS, WORK, PLAN = "manifest.json", "items.parquet", "metrics.json", ".work", "plan.json"
-
-
-def _fault(point: str) -> None:
-    """Testing hook: QDBENCH_KILL_AT=point:N sends SIGKILL to this process the Nth time `point` is reached."""
-    spec = os.environ.get("QDBENCH_KILL_AT", "")
-    if not spec.startswith(point + ":"):
-        return
-    _fault.count = getattr(_fault, "count", 0) + 1  # type: ignore[attr-defined]
-    if _fault.count >= int(spec.split(":")[1]):  # type: ignore[attr-defined]
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class RunStore:
