@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench.store.faults import fault
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -27,6 +29,7 @@ def write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        fault("atomic-write")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -45,6 +48,7 @@ def write_with(path: Path, writer: Callable[[Path], None]) -> None:
     try:
         writer(Path(tmp))
         os.chmod(tmp, 0o666 & ~_umask())
+        fault("atomic-write")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -61,6 +65,7 @@ def staged_dir(final: Path) -> Iterator[Path]:
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
+        fault("dir-staged")
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
