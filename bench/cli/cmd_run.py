@@ -27,6 +27,8 @@ def add_parser(sub) -> None:
     p.add_argument("--batch-tokens", type=int, default=16384, help="tokens per forward batch")
     p.add_argument("--chunk-items", type=int, default=64, help="items per atomic write (the resume granularity)")
     p.add_argument("--trust-remote-code", action="store_true", help="allow the model's own Python code")
+    p.add_argument("--allow-pickle", action="store_true",
+                   help="load a model folder that has only pickle weights (*.bin); warns: unpickling can run code")
     p.add_argument("--samples", type=int, help="generation tasks: samples per prompt (overrides the task's)")
     p.add_argument("--classifier", help="toxicity classifier: detoxify:original, detoxify:unbiased, hf:NAME_OR_PATH "
                                         "or builtin:tiny-detoxify (random, for tests)")
@@ -89,7 +91,7 @@ def run(args) -> int:
         tasks, per_task = [get_task(name) for name, _ in runs], [o for _, o in runs]
     else:
         tasks, per_task = get_tasks(args.tasks), opts
-    ref = resolve(args.model, args.revision)
+    ref = resolve(args.model, args.revision, allow_pickle=args.allow_pickle)
     for run_dir, task in zip(evaluate(ref, tasks, per_task), tasks, strict=True):
         manifest, metrics, _ = load_run(run_dir)
         print_run(manifest, metrics, task.spec.metrics)

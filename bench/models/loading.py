@@ -23,6 +23,7 @@ class ModelRef:
     path: str
     revision: str | None = None
     kind: str = "local"  # builtin | local | hub
+    allow_pickle: bool = False  # the user opted in to pickle weights (--allow-pickle)
 
     @property
     def is_builtin(self) -> bool:
@@ -40,7 +41,7 @@ class ModelRef:
         return asdict(self)
 
 
-def resolve(spec: str, revision: str | None = None) -> ModelRef:
+def resolve(spec: str, revision: str | None = None, allow_pickle: bool = False) -> ModelRef:
     """Turn what the user typed into a ModelRef; errors name the spec and what was expected."""
     if spec.startswith("builtin:"):
         return ModelRef(spec, str(builtin.materialize(spec.removeprefix("builtin:"))), None, "builtin")
@@ -55,7 +56,10 @@ def resolve(spec: str, revision: str | None = None) -> ModelRef:
             raise UserError(f"model path '{spec}': config.json is not valid JSON ({e})") from None
         if not isinstance(config, dict):
             raise UserError(f"model path '{spec}': config.json is not a JSON object of model settings")
-        return ModelRef(spec, str(path.resolve()), revision, "local")
+        from bench.models.trust import check_model_folder
+
+        check_model_folder(path, spec, allow_pickle)
+        return ModelRef(spec, str(path.resolve()), revision, "local", allow_pickle)
     if spec.startswith((".", "/", "~")) or not HUB_ID.match(spec):
         raise UserError(f"model '{spec}' not found: expected builtin:NAME, an existing local folder, "
                         "or a hub id like org/name")
@@ -108,7 +112,7 @@ def load_causal_lm(ref: ModelRef, *, dtype: str = "auto", device: str = "cpu",
     try:
         model = AutoModelForCausalLM.from_pretrained(
             ref.path, revision=ref.revision, dtype=torch_dtype, trust_remote_code=trust_remote_code,
-            use_safetensors=True, **kwargs)
+            use_safetensors=not ref.allow_pickle, **kwargs)
     except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError, SafetensorError) as e:
         raise UserError(f"cannot load model '{ref.spec}': {_first_line(e)}") from None
     if "device_map" not in kwargs:
