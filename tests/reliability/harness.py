@@ -23,9 +23,10 @@ def record(kind: str, case: str, ok: bool, lost: int = 0, duplicated: int = 0) -
     t["cases"].append(case)
 
 
-def fork_cli(argv: list[str], env: dict[str, str | None], log: Path) -> int:
+def fork_cli(argv: list[str], env: dict[str, str | None], log: Path, wait: bool = True) -> int:
     """`qdbench ARGV` in a forked child with `env` over this environment (None removes a name); its exit code,
-    or -N when signal N killed it. The child's stdout and stderr go to `log` (.out / .err)."""
+    or -N when signal N killed it (with wait=False: its pid, for `wait_child`). The child's stdout and stderr go
+    to `log` (.out / .err)."""
     out, err = log.with_suffix(".out"), log.with_suffix(".err")
     sys.stdout.flush()
     sys.stderr.flush()
@@ -53,6 +54,10 @@ def fork_cli(argv: list[str], env: dict[str, str | None], log: Path) -> int:
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(code)
+    return wait_child(pid) if wait else pid
+
+
+def wait_child(pid: int) -> int:
     _, status = os.waitpid(pid, 0)
     return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
 
