@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from harness import TALLY, fork_cli
+
+from reliability.harness import TALLY, fork_cli
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from harness import record
 
 from bench.paths import repo_root
+from reliability.harness import record
 
 SAMPLES = repo_root() / "bench" / "data" / "samples"
 GARBAGE = bytes(range(256)) * 8
@@ -113,6 +113,16 @@ def _(tmp):
     text = "\n".join("scorer: no_such_scorer" if ln.startswith("scorer:") else ln for ln in text.splitlines())
     argv, expect = _task(tmp, text)
     return argv, [*expect, "scorer"]
+
+
+@case("task: a name that is a path out of --out")
+def _(tmp):
+    import importlib.util
+
+    if importlib.util.find_spec("bench.safepath") is None:
+        pytest.skip("needs issue 16's name checks (bench.safepath)")
+    argv, expect = _task(tmp, BBQ_YAML.replace("name: bbq", "name: ../../escaped"))
+    return argv, [*expect, "name"]
 
 
 # ------------------------------------------------------------------------------------------------ matrices

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from harness import record
+
+from reliability.harness import record
 
 SEED = 20261202
 KILLS = {"run": 4, "matrix": 3, "compress": 3, "distill": 3}
@@ -64,7 +65,7 @@ def _half_built(out: Path) -> list[Path]:
 @pytest.fixture(scope="module")
 def references(tmp_path_factory) -> dict:
     """Each command once, uninterrupted, in its own cache: its result and the fault points it reaches."""
-    from harness import fork_cli
+    from reliability.harness import fork_cli
 
     refs = {}
     for kind in KILLS:

@@ -9,7 +9,8 @@ import shutil
 
 import pandas as pd
 import pytest
-from harness import record
+
+from reliability.harness import record
 
 
 def _pickle_copy(tiny, dst):

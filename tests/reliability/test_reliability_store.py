@@ -13,9 +13,9 @@ import shutil
 
 import pandas as pd
 import pytest
-from harness import fork_cli, record, wait_child
 
 from bench.store import runs as store_runs
+from reliability.harness import fork_cli, record, wait_child
 
 needs_lock = pytest.mark.skipif(not hasattr(store_runs.RunStore, "lock"), reason="needs the run-folder lock (issue 16)")
 needs_integrity = pytest.mark.skipif(not hasattr(store_runs, "verify_run"), reason="needs run integrity (issue 16)")
