@@ -423,6 +423,10 @@ def _(tmp):
 
 @case("show: a metric that is a string")
 def _(tmp):
+    from bench.store import runs
+
+    if not hasattr(runs, "verify_run"):
+        pytest.skip("needs issue 16's checks of run files")
     def damage(r):
         m = json.loads((r / "metrics.json").read_text())
         m["metrics"]["accuracy"] = "high"
