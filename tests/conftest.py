@@ -84,3 +84,10 @@ def shared_data(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not present")
     return path
+
+
+def the_run(root: Path) -> Path:
+    """The one run folder below `root` (runs are `<out>/<model>/<task>/<settings hash>/`)."""
+    found = sorted({p.parent for p in root.rglob("manifest.json")} | {p.parent for p in root.rglob(".work")})
+    assert len(found) == 1, f"expected one run folder under {root}, found {found}"
+    return found[0]

@@ -56,8 +56,9 @@ def test_ray_executor_equals_the_local_executor_item_for_item(tmp_path, ray_clus
     assert "0 pending · 0 running · 6 done · 0 failed (of 6 jobs)" in captured.err
     assert main(["run", str(matrix), "--out", str(tmp_path / "local"), "--quiet"]) == 0
     ray_runs, local_runs = _runs(tmp_path / "ray"), _runs(tmp_path / "local")
-    assert sorted(ray_runs) == sorted(local_runs) == [f"tiny-llama/{v}/{t}" for v in ("base", "rtn-w8a16")
-                                                      for t in ("bbq", "crows_pairs")]
+    assert sorted(ray_runs) == sorted(local_runs)  # the same folders, settings keys included
+    assert sorted(name.rsplit("/", 1)[0] for name in ray_runs) == [
+        f"tiny-llama/{v}/{t}" for v in ("base", "rtn-w8a16") for t in ("bbq", "crows_pairs")]
     for name, d in ray_runs.items():
         pd.testing.assert_frame_equal(pd.read_parquet(d / "items.parquet"),
                                       pd.read_parquet(local_runs[name] / "items.parquet"))
@@ -73,21 +74,24 @@ def test_ray_executor_equals_the_local_executor_item_for_item(tmp_path, ray_clus
 
 def test_a_worker_killed_mid_job_is_retried_and_every_item_is_there_once(tmp_path, ray_cluster, tiny_model_dir,
                                                                          monkeypatch):
-    from bench.exec.local import RunOptions
+    from dataclasses import replace
+
+    from bench.cli.matrix import per_task_options
     from bench.exec.plan import load_matrix
     from bench.exec.ray_executor import run_matrix_on_ray
 
     matrix = tmp_path / "m.yaml"
     matrix.write_text("name: m\nfamilies: [{base: builtin:tiny-llama}]\ntasks: [bbq]\nlimit: 8\n")
-    opts = RunOptions(out=tmp_path / "ray", chunk_items=2, quiet=True)
+    per_task = per_task_options(load_matrix(matrix), "m", {"out": tmp_path / "ray", "data_dir": None},
+                                {"chunk_items": 2, "quiet": True})
     once = tmp_path / "killed"
     monkeypatch.setenv("QDBENCH_KILL_AT", "part-done:2")  # the worker SIGKILLs itself after its second part
     monkeypatch.setenv("QDBENCH_KILL_ONCE", str(once))
-    outcome = run_matrix_on_ray(load_matrix(matrix), opts, retries=2)
+    outcome = run_matrix_on_ray(load_matrix(matrix), per_task, retries=2)
     monkeypatch.delenv("QDBENCH_KILL_AT")
     assert once.exists(), "the fault hook never fired"
     assert not outcome.failed and outcome.retried == {"tiny-llama/base/bbq": 1}
-    run = tmp_path / "ray" / "tiny-llama" / "base" / "bbq"
+    (run,) = [m.parent for m in (tmp_path / "ray" / "tiny-llama" / "base" / "bbq").rglob("manifest.json")]
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["timings"]["items_resumed"] == 4  # the retry resumed from the two parts written before
     items = pd.read_parquet(run / "items.parquet")
@@ -95,7 +99,7 @@ def test_a_worker_killed_mid_job_is_retried_and_every_item_is_there_once(tmp_pat
 
     from bench.exec.family import run_matrix
 
-    local = run_matrix(load_matrix(matrix), RunOptions(out=tmp_path / "local", chunk_items=2, quiet=True))
+    local = run_matrix(load_matrix(matrix), {t: replace(o, out=tmp_path / "local") for t, o in per_task.items()})
     pd.testing.assert_frame_equal(items, pd.read_parquet(local[0].run_dirs["bbq"] / "items.parquet"))
 
 

@@ -7,7 +7,7 @@ import sys
 from bench.errors import UserError
 
 
-def run_on_ray(matrix, opts, args) -> list | None:
+def run_on_ray(matrix, per_task, args) -> list | None:
     """The finished family runs, or None after printing every failed job's error (some were not user errors);
     a UserError when every failure was one."""
     from bench.exec.ray_executor import Resources, run_matrix_on_ray
@@ -19,7 +19,7 @@ def run_on_ray(matrix, opts, args) -> list | None:
                             f"(got {value})")
     resources = Resources(cpus=args.job_cpus, gpus=args.job_gpus,
                           memory_bytes=int(args.job_memory * 2**30) if args.job_memory else None)
-    outcome = run_matrix_on_ray(matrix, opts, args.address, resources, args.retries)
+    outcome = run_matrix_on_ray(matrix, per_task, args.address, resources, args.retries)
     for job_id, n in outcome.retried.items():
         print(f"ray: job {job_id} was retried {n} time{'s' * (n > 1)}", file=sys.stderr)
     if not outcome.failed:

@@ -7,7 +7,7 @@ from itertools import groupby
 from pathlib import Path
 
 from bench.exec.local import RunOptions, evaluate
-from bench.exec.plan import Matrix, PlannedRun, plan
+from bench.exec.plan import Matrix, PlannedRun, Published, plan
 from bench.models.loading import ModelRef
 
 
@@ -21,14 +21,9 @@ class FamilyRun:
     run_dirs: dict[str, Path]
 
 
-def matrix_options(matrix: Matrix, opts: RunOptions) -> RunOptions:
-    """The command line's options with the matrix's seed, limit and sample choice (shared by every executor)."""
-    return replace(opts, seed=matrix.seed, limit=matrix.limit if opts.limit is None else opts.limit,
-                   sample_data=opts.sample_data or matrix.sample_data)
-
-
-def build_variant(first: PlannedRun, base: ModelRef, opts: RunOptions) -> tuple[ModelRef, RunOptions]:
-    """The variant's model (built once, cached by content) and the options its runs use."""
+def build_variant(first: PlannedRun, base: ModelRef, quiet: bool) -> tuple[ModelRef, dict]:
+    """The model of one (family, variant), built once and cached by content, and the `variant` record its runs
+    carry (shared by every executor)."""
     from bench.compress.distill import DistillConfig, distill
     from bench.compress.variants import materialize
     from bench.models.loading import resolve
@@ -37,30 +32,37 @@ def build_variant(first: PlannedRun, base: ModelRef, opts: RunOptions) -> tuple[
     recipe = first.recipe
     if recipe is None:
         ref, described, recipe_hash = base, None, None
+    elif isinstance(recipe, Published):
+        ref, described = resolve(recipe.model, recipe.revision), recipe.describe()
+        recipe_hash = digest(described)
     elif isinstance(recipe, DistillConfig):
-        ref = resolve(str(distill(recipe, quiet=opts.quiet)))
+        ref = resolve(str(distill(recipe, quiet=quiet)))
         described = {"method": "nds" if recipe.no_teacher else "distill", **recipe.model_dump()}
         recipe_hash = digest(described)
     else:
         ref, described, recipe_hash = materialize(base, recipe), recipe.model_dump(), recipe.hash()
-    return ref, replace(opts, run_name=first.run_name, variant={
-        "family": first.family, "name": first.variant, "recipe": described, "recipe_hash": recipe_hash})
+    return ref, {"family": first.family, "name": first.variant, "recipe": described, "recipe_hash": recipe_hash}
 
 
-def run_matrix(matrix: Matrix, opts: RunOptions) -> list[FamilyRun]:
+def run_matrix(matrix: Matrix, per_task: dict[str, RunOptions]) -> list[FamilyRun]:
+    """Every planned run, each task with its own options (`per_task`: task name -> RunOptions), identical
+    for every model of a family."""
+    from bench.logs import route_libraries
     from bench.models.loading import resolve
     from bench.tasks.registry import get_task
 
-    opts = matrix_options(matrix, opts)
     out, bases = [], {}
     runs = plan(matrix)
+    quiet = all(o.quiet for o in per_task.values())
     for (family, variant), group in groupby(runs, key=lambda r: (r.family, r.variant)):
         group: list[PlannedRun] = list(group)
         first = group[0]
         if family not in bases:
             bases[family] = resolve(first.base, first.revision)
-        ref, vopts = build_variant(first, bases[family], opts)
+        ref, variant_info = build_variant(first, bases[family], quiet)
+        route_libraries()
         tasks = [get_task(r.task) for r in group]
-        dirs = evaluate(ref, tasks, vopts)
+        opts = [replace(per_task[t.name], run_name=first.run_name, variant=variant_info) for t in tasks]
+        dirs = evaluate(ref, tasks, opts)
         out.append(FamilyRun(family, variant, ref.path, {t.name: d for t, d in zip(tasks, dirs, strict=True)}))
     return out

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bench.errors import UserError
-from bench.exec.family import FamilyRun, build_variant, matrix_options
+from bench.exec.family import FamilyRun, build_variant
 from bench.exec.local import RunOptions
 from bench.exec.plan import Matrix, PlannedRun, plan
 
@@ -77,32 +77,36 @@ def jobs(runs: list[PlannedRun]) -> list[Job]:
     return out
 
 
-def run_matrix_on_ray(matrix: Matrix, opts: RunOptions, address: str | None = None,
+def run_matrix_on_ray(matrix: Matrix, per_task: dict[str, RunOptions], address: str | None = None,
                       resources: Resources = Resources(), retries: int = 2) -> Outcome:
-    """Execute the matrix as Ray jobs and wait for all of them; failures are collected, not raised."""
+    """Execute the matrix as Ray jobs (`per_task`: task name -> RunOptions, as the local executor takes them)
+    and wait for all of them; failures are collected, not raised."""
     ray = _import_ray()
     from bench.exec.local import prepare
     from bench.tasks.registry import get_task
 
-    opts = replace(matrix_options(matrix, opts), out=Path(opts.out).resolve())
+    quiet = all(o.quiet for o in per_task.values())
+    per_task = {name: replace(o, out=Path(o.out).resolve(), quiet=True) for name, o in per_task.items()}
     planned = plan(matrix)
     for name in dict.fromkeys(r.task for r in planned):  # data errors before any job starts
-        for w in prepare(get_task(name), opts).warnings:
-            _say(opts, f"note: {name}: {w}")
+        for w in prepare(get_task(name), per_task[name]).warnings:
+            if not quiet:
+                print(f"note: {name}: {w}", file=sys.stderr)
     started_here = _connect(ray, address)
     try:
-        return _execute(ray, jobs(planned), replace(opts, quiet=True), resources, retries, opts.quiet)
+        return _execute(ray, jobs(planned), per_task, resources, retries, quiet)
     finally:
         if started_here:
             ray.shutdown()
 
 
-def _execute(ray, job_list: list[Job], opts: RunOptions, resources: Resources, retries: int,
+def _execute(ray, job_list: list[Job], per_task: dict[str, RunOptions], resources: Resources, retries: int,
              quiet: bool) -> Outcome:
     board = _board_class(ray).options(num_cpus=0).remote()
     gpus = resources.gpus
     if gpus is None:
-        gpus = 1.0 if opts.device != "cpu" and ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
+        on_cpu = all(o.device == "cpu" for o in per_task.values())
+        gpus = 1.0 if not on_cpu and ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
     task_options = {"num_cpus": resources.cpus, "num_gpus": gpus, "max_retries": retries,
                     "retry_exceptions": True, "runtime_env": {"env_vars": _worker_env()}}
     if resources.memory_bytes:
@@ -111,7 +115,7 @@ def _execute(ray, job_list: list[Job], opts: RunOptions, resources: Resources, r
     states = {j.id: JobState(j) for j in job_list}
     refs: dict[str, object] = {}
     for j in job_list:  # dependencies as object refs: Ray starts a job once the job it needs has finished
-        refs[j.id] = remote.remote(j, opts, refs[j.needs] if j.needs else None, board)
+        refs[j.id] = remote.remote(j, per_task, refs[j.needs] if j.needs else None, board)
     waiting = {ref: job_id for job_id, ref in refs.items()}
     shown = None
     while waiting:
@@ -153,7 +157,7 @@ def _outcome(states: dict[str, JobState]) -> Outcome:
     return Outcome([fr for fr in runs.values() if fr.run_dirs], failed, retried)
 
 
-def _run_job(job: Job, opts: RunOptions, needed: dict | None, board) -> dict:
+def _run_job(job: Job, per_task: dict[str, RunOptions], needed: dict | None, board) -> dict:
     """Body of every job (runs in a Ray worker). A user error is a result (retrying cannot fix it); any other
     exception, or the worker dying, makes Ray retry the job."""
     board.started.remote(job.id, os.getpid())
@@ -161,23 +165,25 @@ def _run_job(job: Job, opts: RunOptions, needed: dict | None, board) -> dict:
         return {"ok": False, "user_error": needed["user_error"], "error": f"needs {job.needs}, which failed"}
     try:
         if job.kind == "model":
-            return {"ok": True, "value": _model(job, opts, needed)}
+            return {"ok": True, "value": _model(job, needed)}
         from bench.exec.local import evaluate
         from bench.tasks.registry import get_task
 
-        run_dir = evaluate(needed["value"]["ref"], [get_task(job.run.task)], needed["value"]["opts"])[0]
+        r, model = job.run, needed["value"]
+        opts = replace(per_task[r.task], run_name=r.run_name, variant=model["variant"])
+        run_dir = evaluate(model["ref"], [get_task(r.task)], opts)[0]
         return {"ok": True, "value": str(run_dir)}
     except UserError as e:
         return {"ok": False, "user_error": True, "error": str(e)}
 
 
-def _model(job: Job, opts: RunOptions, needed: dict | None) -> dict:
+def _model(job: Job, needed: dict | None) -> dict:
     from bench.models.loading import resolve
 
     r = job.run
     base = resolve(r.base, r.revision) if needed is None else needed["value"]["ref"]
-    ref, vopts = build_variant(r, base, opts)
-    return {"ref": ref, "opts": vopts}
+    ref, variant = build_variant(r, base, quiet=True)
+    return {"ref": ref, "variant": variant}
 
 
 def _board_class(ray):
@@ -232,8 +238,3 @@ def _worker_env() -> dict[str, str]:
 def _last_line(e: BaseException) -> str:
     lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
     return lines[-1] if lines else type(e).__name__
-
-
-def _say(opts: RunOptions, text: str) -> None:
-    if not opts.quiet:
-        print(text, file=sys.stderr)

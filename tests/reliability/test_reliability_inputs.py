@@ -514,8 +514,14 @@ def finished_runs(tmp_path_factory):
     for task in ("bbq", "crows_pairs"):
         assert main(["run", "--model", "builtin:tiny-llama", "--tasks", task, "--limit", "4", "--out", str(out),
                      "--quiet"]) == 0
-    FINISHED.update(run=out / "tiny-llama" / "bbq", other=out / "tiny-llama" / "crows_pairs")
+    FINISHED.update(run=_only_run(out / "tiny-llama" / "bbq"), other=_only_run(out / "tiny-llama" / "crows_pairs"))
     return FINISHED
+
+
+def _only_run(folder: Path) -> Path:
+    """The one run folder below `folder` (runs are kept under a key of their settings)."""
+    (manifest,) = folder.rglob("manifest.json")
+    return manifest.parent
 
 
 def _snapshot(root: Path) -> set[str]:

@@ -30,8 +30,10 @@ def _together(tmp_path, *argvs: list[str]) -> list[tuple[int, str]]:
     return [(wait_child(pid), (tmp_path / f"together-{i}.err").read_text()) for i, pid in enumerate(pids)]
 
 
-def _items(run_dir) -> pd.DataFrame:
-    return pd.read_parquet(run_dir / "items.parquet")
+def _items(folder) -> pd.DataFrame:
+    """The items of the one finished run below `folder` (a run folder, or the task folder above its key)."""
+    (path,) = folder.rglob("items.parquet")
+    return pd.read_parquet(path)
 
 
 @needs_lock
@@ -83,7 +85,8 @@ def finished(tmp_path, tiny_model_dir):
 
     out = tmp_path / "runs"
     assert main([*RUN, "--tasks", "bbq", "--limit", "8", "--out", str(out)]) == 0
-    return out, out / "tiny-llama" / "bbq"
+    (manifest,) = (out / "tiny-llama" / "bbq").rglob("manifest.json")
+    return out, manifest.parent
 
 
 def _edit_metrics(run):
