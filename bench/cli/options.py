@@ -73,6 +73,9 @@ def file_options(raw: dict, where: str) -> dict[str, Any]:
 
     actions = option_actions()
     values = validate(options_model(), raw, where).model_dump(exclude_none=True)
+    for flag in POSITIVE:
+        if values.get(flag) is not None and values[flag] <= 0:
+            raise UserError(f"{where}: field '{flag}' must be positive (got {values[flag]})")
     return {k: actions[k].type(v) if actions[k].type is Path else v for k, v in values.items()}
 
 

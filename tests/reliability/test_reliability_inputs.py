@@ -542,7 +542,7 @@ def test_malformed_input_is_one_error_line(name, tmp_path, monkeypatch, capsys, 
     argv, expect = CASES[name](case_dir)
     out = tmp_path / "out"
     argv = [str(out) if a == "OUT" else a for a in argv]
-    registry._all.cache_clear()
+    registry._tasks_in.cache_clear()
     before = {"case": _snapshot(case_dir), "home": _snapshot(home)}
     capsys.readouterr()
     try:
@@ -551,7 +551,7 @@ def test_malformed_input_is_one_error_line(name, tmp_path, monkeypatch, capsys, 
         except SystemExit as e:  # argparse
             rc = e.code
     finally:
-        registry._all.cache_clear()
+        registry._tasks_in.cache_clear()
         os.environ.pop("QDBENCH_TASKS", None)
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
