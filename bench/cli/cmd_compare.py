@@ -7,6 +7,7 @@ significance per group, answer flips; writes compare.json (schema qdbench.compar
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 from bench.errors import UserError
@@ -77,6 +78,10 @@ def compare(args) -> int:
     comparisons = []
     for p in paired:
         comparison = report.compare_pair(p, cfg)
+        comparison["excluded_nonfinite"] = p.excluded_nonfinite
+        if p.excluded_nonfinite:
+            print(f"note: {p.excluded_nonfinite} items with non-finite scores in {p.base.path} or {p.variant.path} "
+                  "are left out of this comparison", file=sys.stderr)
         print_comparison(comparison, cfg)
         comparisons.append(comparison)
     if not args.no_plots:

@@ -38,7 +38,7 @@ def find_runs(paths: list[Path]) -> list[Path]:
 
 def show(args) -> int:
     from bench.errors import UserError
-    from bench.store.runs import load_run
+    from bench.store.runs import MANIFEST, check_summary_fields, load_run
 
     if args.list:
         return list_runs(args.runs or [Path("runs")])
@@ -46,6 +46,7 @@ def show(args) -> int:
         raise UserError("show needs run folders (or --list to list the runs under runs/)")
     for run_dir in find_runs(args.runs):
         manifest, metrics, _ = load_run(run_dir, items=False)
+        check_summary_fields(run_dir / MANIFEST, manifest)
         names = [n for n in metrics["metrics"] if not n.endswith(("_lo", "_hi"))]  # shown as intervals
         if not args.all_metrics:
             names = [n for n in names if not n.endswith("_norm")]

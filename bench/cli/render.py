@@ -53,6 +53,11 @@ def print_run(manifest: dict, metrics: dict, names: list[str]) -> None:
                       "meaningless and only show that the pipeline works.[/]")
     elif model["kind"] == "builtin":
         console.print(f"model: {escape(about.get('model', ''))}; weights: {escape(about.get('weights', ''))}")
-    if str(manifest["task"].get("options", {}).get("classifier", "")).startswith("builtin:"):
+    classifier = str(manifest["task"].get("options", {}).get("classifier", ""))
+    if classifier == "builtin:profanity-check":
+        from bench.models.classifier import PROFANITY_NOTE
+
+        console.print(f"[bold yellow]note: {PROFANITY_NOTE}.[/]")
+    elif classifier.startswith("builtin:"):
         console.print("[bold yellow]note: the built-in toxicity classifier is random-initialized: its toxicity "
                       "scores are meaningless.[/]")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,7 +36,8 @@ class ModelRef:
         name = self.spec.removeprefix("builtin:") if self.is_builtin else Path(self.path.rstrip("/")).name
         if self.kind == "hub":
             name = self.path.replace("/", "--")
-        return re.sub(r"[^\w.-]+", "-", name).strip("-") or "model"
+        name = re.sub(r"\.{2,}", ".", re.sub(r"[^\w.-]+", "-", name))
+        return name.strip("-").lstrip(".") or "model"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -56,14 +58,75 @@ def resolve(spec: str, revision: str | None = None, allow_pickle: bool = False) 
             raise UserError(f"model path '{spec}': config.json is not valid JSON ({e})") from None
         if not isinstance(config, dict):
             raise UserError(f"model path '{spec}': config.json is not a JSON object of model settings")
-        from bench.models.trust import check_model_folder
-
-        check_model_folder(path, spec, allow_pickle)
+        check_weight_files(path, spec, allow_pickle)
         return ModelRef(spec, str(path.resolve()), revision, "local", allow_pickle)
     if spec.startswith((".", "/", "~")) or not HUB_ID.match(spec):
         raise UserError(f"model '{spec}' not found: expected builtin:NAME, an existing local folder, "
                         "or a hub id like org/name")
     return ModelRef(spec, spec, revision or "main", "hub")
+
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+
+
+def check_weight_files(folder: Path, spec: str, allow_pickle: bool = False) -> None:
+    """Weights that lie inside the folder, are safetensors (pickle only where the user opts in, with a warning,
+    since unpickling a file can run code) and are whole (each file as long as its header says): checked when a
+    folder is named, so `run`, `compress` and every other command refuse a bad folder the same way before any
+    work."""
+    _check_no_escaping_links(folder, spec)
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        pickles = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name.endswith(PICKLE_SUFFIXES))
+        if pickles and allow_pickle:
+            print(f"qdbench: warning: model path '{spec}': loading pickle weights ({', '.join(pickles)}) because "
+                  "of --allow-pickle; unpickling an untrusted file can run code", file=sys.stderr)
+            return
+        raise UserError(f"cannot load model '{spec}': no *.safetensors weights" + (
+            f" (found only pickle weights ({', '.join(pickles)}); qdbench loads safetensors only, since "
+            "unpickling a file can run code: convert them, or pass --allow-pickle if you trust their source)"
+            if pickles else ""))
+    for p in files:
+        size = p.stat().st_size
+        try:
+            with p.open("rb") as f:
+                n = int.from_bytes(f.read(8), "little")
+                header = json.loads(f.read(n)) if 0 < n <= size - 8 else None
+            end = max((int(m["data_offsets"][1]) for k, m in header.items() if k != "__metadata__"), default=0) \
+                if isinstance(header, dict) else None
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            end = None
+        if end is None or 8 + n + end != size:
+            raise UserError(f"cannot load model '{spec}': {p.name} is truncated or not a safetensors file "
+                            f"({size:,} bytes on disk; its header does not match)")
+
+
+def _check_no_escaping_links(folder: Path, spec: str) -> None:
+    """No file of the folder is a symlink to somewhere else (a Hugging Face cache snapshot's links into its
+    repo's blobs/ are its own)."""
+    allowed = [folder.resolve()]
+    if folder.parent.name == "snapshots":
+        allowed.append((folder.parent.parent / "blobs").resolve())
+    for p in sorted(folder.iterdir()):
+        if p.is_symlink() and not any(p.resolve().is_relative_to(a) for a in allowed):
+            raise UserError(f"model path '{spec}': {p.name} is a symlink to {p.resolve()}, outside the model "
+                            "folder; copy the file into the folder if you mean to use it")
+
+
+def check_config(ref: ModelRef, trust_remote_code: bool = False) -> None:
+    """An architecture transformers knows, and no model code of its own unless allowed; before any loading."""
+    if ref.kind == "hub":
+        return
+    config = json.loads((Path(ref.path) / "config.json").read_text())
+    if config.get("auto_map") and not trust_remote_code:
+        raise UserError(f"model '{ref.spec}': config.json has `auto_map` (the model's own Python code); pass "
+                        "--trust-remote-code to allow it")
+    if not trust_remote_code:
+        from transformers import CONFIG_MAPPING
+
+        if config.get("model_type") not in CONFIG_MAPPING:
+            raise UserError(f"model '{ref.spec}': config.json model_type {config.get('model_type')!r} is not an "
+                            "architecture this transformers version knows")
 
 
 def fingerprint(folder: Path) -> dict:
@@ -106,18 +169,37 @@ def load_causal_lm(ref: ModelRef, *, dtype: str = "auto", device: str = "cpu",
                    "float16": torch.float16}.get(dtype)
     if torch_dtype is None:
         raise UserError(f"dtype '{dtype}' is not one of auto, float32, bfloat16, float16")
+    check_config(ref, trust_remote_code)
     kwargs = {**_load_time_quantization(ref, torch_dtype), **kwargs}
     if "quantization_config" in kwargs:
         kwargs.setdefault("device_map", {"": device})
     try:
-        model = AutoModelForCausalLM.from_pretrained(
+        model, info = AutoModelForCausalLM.from_pretrained(
             ref.path, revision=ref.revision, dtype=torch_dtype, trust_remote_code=trust_remote_code,
-            use_safetensors=not ref.allow_pickle, **kwargs)
+            use_safetensors=not ref.allow_pickle, output_loading_info=True, **kwargs)
     except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError, SafetensorError) as e:
         raise UserError(f"cannot load model '{ref.spec}': {_first_line(e)}") from None
+    check_loading_info(ref, info)
     if "device_map" not in kwargs:
         model = model.to(device)
     return model.eval()
+
+
+def check_loading_info(ref: ModelRef, info: dict) -> None:
+    """Refuse a checkpoint that lacks weights the model has (transformers would leave them freshly random) or
+    holds weights it has no place for. Tied weights (an untied copy of the embeddings) are not reported
+    missing by transformers, so such checkpoints load."""
+    problems = []
+    for key, what in (("missing_keys", "missing from the checkpoint (they would be random)"),
+                      ("unexpected_keys", "in the checkpoint but not in the model"),
+                      ("mismatched_keys", "of the wrong shape")):
+        names = sorted(str(k[0] if isinstance(k, tuple) else k) for k in info.get(key) or ())
+        if names:
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            problems.append(f"{len(names)} weight(s) {what}: {shown}")
+    if problems:
+        raise UserError(f"cannot load model '{ref.spec}': " + "; ".join(problems) + " — the model folder is "
+                        "incomplete or not of this architecture")
 
 
 def _load_time_quantization(ref: ModelRef, torch_dtype) -> dict:

@@ -19,6 +19,8 @@ from bench.models.classifier import DEFAULT, load_classifier
 from bench.models.requests import GenerationRequest
 from bench.tasks.base import Task
 
+OPTIONS = ("samples", "classifier", "classifier_path", "classifier_label")  # what `qdbench run` may set
+
 
 def sample_seed(run_seed: int, item_id: str, index: int) -> int:
     digest = hashlib.sha256(f"{run_seed}\x00{item_id}\x00{index}".encode()).digest()

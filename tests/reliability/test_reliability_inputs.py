@@ -117,10 +117,6 @@ def _(tmp):
 
 @case("task: a name that is a path out of --out")
 def _(tmp):
-    import importlib.util
-
-    if importlib.util.find_spec("bench.safepath") is None:
-        pytest.skip("needs issue 16's name checks (bench.safepath)")
     argv, expect = _task(tmp, BBQ_YAML.replace("name: bbq", "name: ../../escaped"))
     return argv, [*expect, "name"]
 
@@ -423,10 +419,6 @@ def _(tmp):
 
 @case("show: a metric that is a string")
 def _(tmp):
-    from bench.store import runs
-
-    if not hasattr(runs, "verify_run"):
-        pytest.skip("needs issue 16's checks of run files")
     def damage(r):
         m = json.loads((r / "metrics.json").read_text())
         m["metrics"]["accuracy"] = "high"

@@ -1,24 +1,18 @@
 """The run store under attack: two writers at once (same task, different tasks, the same `compress` twice),
 hand-edited or corrupted run files, and a broken variant whose log-likelihoods are NaN.
 
-The run lock, the integrity hashes and the non-finite checks are issue 16's; where this checkout does not have
-them yet, those tests skip, saying which part they wait for.
+The run lock, the integrity hashes and the non-finite checks they exercise are issue 16's.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 
 import pandas as pd
 import pytest
 
-from bench.store import runs as store_runs
 from reliability.harness import fork_cli, record, wait_child
-
-needs_lock = pytest.mark.skipif(not hasattr(store_runs.RunStore, "lock"), reason="needs the run-folder lock (issue 16)")
-needs_integrity = pytest.mark.skipif(not hasattr(store_runs, "verify_run"), reason="needs run integrity (issue 16)")
 
 RUN = ["run", "--model", "builtin:tiny-llama", "--limit", "24", "--chunk-items", "4", "--quiet"]
 
@@ -36,7 +30,6 @@ def _items(folder) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-@needs_lock
 def test_two_runs_of_the_same_task_into_one_folder(tmp_path, tiny_model_dir, child):
     out = tmp_path / "runs"
     results = _together(tmp_path, [*RUN, "--tasks", "bbq", "--out", out], [*RUN, "--tasks", "bbq", "--out", out])
@@ -106,7 +99,6 @@ def _flip_a_byte(run):
     (run / "items.parquet").write_bytes(bytes(data))
 
 
-@needs_integrity
 @pytest.mark.parametrize("damage", [_edit_metrics, _drop_a_row, _flip_a_byte], ids=["edited metrics",
                                                                                      "a deleted row", "a flipped byte"])
 def test_damaged_run_files_are_reported_by_show_compare_and_a_rerun(finished, damage, tmp_path, capsys):
@@ -126,8 +118,6 @@ def test_damaged_run_files_are_reported_by_show_compare_and_a_rerun(finished, da
            True)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("bench.store.finite") is None,
-                    reason="needs the non-finite checks (issue 16)")
 def test_a_variant_with_a_nan_weight_is_reported_not_scored(tmp_path, tiny_model_dir, capsys):
     import torch
     from safetensors.torch import load_file, save_file
