@@ -43,7 +43,7 @@ def test_bbq_duplicate_id_is_refused_at_import_naming_it(tmp_path):
     path = _rewrite_age(src, lambda docs: [*docs, docs[0]])
     n = len(path.read_text().splitlines())
     first = json.loads(path.read_text().splitlines()[0])["example_id"]
-    refused(cli("data", "import", "bbq", str(src)), f"{path} line {n}", f"example_id {first}", "more than once")
+    refused(cli("data", "import", "bbq", str(src)), f"item id 'Age-{first}'", f"records 1 and {n}")
 
 
 def test_option_that_does_not_apply_is_refused(tmp_path):

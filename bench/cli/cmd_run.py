@@ -44,6 +44,8 @@ def add_parser(sub) -> None:
                    help="do not reuse or store answers in the request cache ($QDBENCH_HOME/request-cache)")
     p.add_argument("--chunk-items", type=int, default=64, help="items per atomic write (the resume granularity)")
     p.add_argument("--trust-remote-code", action="store_true", help="allow the model's own Python code")
+    p.add_argument("--allow-pickle", action="store_true",
+                   help="load a model folder that has only pickle weights (*.bin); warns: unpickling can run code")
     p.add_argument("--samples", type=int, help="generation tasks: samples per prompt (overrides the task's)")
     p.add_argument("--classifier", help="toxicity classifier: detoxify:original, detoxify:unbiased, hf:NAME_OR_PATH "
                                         "builtin:profanity-check (offline offensive-language classifier, not Detoxify) "
@@ -65,6 +67,7 @@ def add_parser(sub) -> None:
                    help="few-shot examples per item, drawn seeded from a held-out split (both modes)")
     p.add_argument("--quiet", action="store_true", help="print only the final table and errors (no progress, "
                                                         "no notes); library messages always go to OUT/qdbench.log")
+    add_executor_flags(p)
     p.set_defaults(func=run)
 
 
@@ -78,6 +81,15 @@ def _batch_size(text: str) -> int | str:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of rows or 'auto'")
     return value
+def add_executor_flags(p) -> None:
+    g = p.add_argument_group("executor (matrix files)")
+    g.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local (default): one job after another here; ray: jobs on a Ray cluster")
+    g.add_argument("--address", help="Ray cluster address (default: start a local one; `auto`: the running one)")
+    g.add_argument("--retries", type=int, default=2, help="ray: retries of a failed or killed job (default 2)")
+    g.add_argument("--job-cpus", type=float, default=1.0, help="ray: CPUs per job (default 1)")
+    g.add_argument("--job-gpus", type=float, help="ray: GPUs per job (default 1 where the cluster has GPUs)")
+    g.add_argument("--job-memory", type=float, help="ray: memory per job in GiB (default: no reservation)")
 
 
 def run(args) -> int:
@@ -97,6 +109,8 @@ def run(args) -> int:
             raise UserError("give either a matrix file, --family with --tasks/--suite, or --model with "
                             "--tasks/--suite")
         return run_matrix_file(args)
+    if args.executor != "local" or args.address:
+        raise UserError("--executor ray and --address run matrix files; give a matrix (configs/matrices/*.yaml)")
     if not args.model or not (args.tasks or args.suite) or (args.tasks and args.suite):
         raise UserError("run needs --model and one of --tasks or --suite (or a matrix file: "
                         "qdbench run configs/matrices/X.yaml)")
@@ -118,7 +132,7 @@ def run(args) -> int:
         tasks, per_task = [get_task(name) for name, _ in runs], [o for _, o in runs]
     else:
         tasks, per_task = get_tasks(args.tasks), opts
-    ref = resolve(args.model, args.revision)
+    ref = resolve(args.model, args.revision, allow_pickle=args.allow_pickle)
     for run_dir, task in zip(evaluate(ref, tasks, per_task), tasks, strict=True):
         manifest, metrics, _ = load_run(run_dir, items=False)
         print_run(manifest, metrics, task.spec.metrics)

@@ -79,8 +79,15 @@ def run_matrix_file(args, banner: str | None = None) -> int:
     out_folder(args.out)
     log_to(args.out / "qdbench.log")
     pick_device(next(iter(per_task.values())).device)
-    results = run_matrix(matrix, per_task, family_options(matrix, f"matrix file {where}",
-                                                          given(getattr(args, "argv", None))))
+    if getattr(args, "executor", "local") == "ray":
+        from bench.cli.ray_run import run_on_ray
+
+        results = run_on_ray(matrix, per_task, args)
+        if results is None:
+            return 1
+    else:
+        results = run_matrix(matrix, per_task, family_options(matrix, f"matrix file {where}",
+                                                              given(getattr(args, "argv", None))))
     if banner:
         console.print(f"[bold yellow]{banner}[/]")
     console.print(family_table(results, [get_task(name) for name in per_task]))

@@ -15,7 +15,9 @@ from bench.errors import UserError
 
 # Flags that choose what to run rather than how: not matrix fields (a matrix says what to run itself).
 NOT_OPTIONS = {"matrix", "model", "revision", "tasks", "suite", "out", "data_dir", "family", "include_path",
-               "help", "func", "command", "argv"}
+               "help", "func", "command", "argv",
+               # where a run executes and whether a model may be unpickled: never part of a run's settings
+               "executor", "address", "retries", "job_cpus", "job_gpus", "job_memory", "allow_pickle"}
 POSITIVE = ("limit", "batch_tokens", "chunk_items", "samples")
 
 
@@ -71,6 +73,9 @@ def file_options(raw: dict, where: str) -> dict[str, Any]:
 
     actions = option_actions()
     values = validate(options_model(), raw, where).model_dump(exclude_none=True)
+    for flag in POSITIVE:
+        if values.get(flag) is not None and values[flag] <= 0:
+            raise UserError(f"{where}: field '{flag}' must be positive (got {values[flag]})")
     return {k: actions[k].type(v) if actions[k].type is Path else v for k, v in values.items()}
 
 

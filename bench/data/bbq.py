@@ -51,19 +51,7 @@ def discover(root: Path) -> list[Path]:
 
 
 def read(path: Path) -> list[dict]:
-    seen: set[tuple] = set()
-
-    def check_unique(doc: dict) -> str | None:
-        problem = check(doc)
-        if problem:
-            return problem
-        key = (doc["category"], doc["example_id"])
-        if key in seen:
-            return f"example_id {doc['example_id']} of category {doc['category']} appears more than once"
-        seen.add(key)
-        return None
-
-    docs = read_jsonl(path, check_unique)
+    docs = read_jsonl(path, check)
     if path.stem in CATEGORIES and any(d["category"] != path.stem for d in docs):
         raise UserError(f"data file {path}: its items' 'category' must be '{path.stem}' (the file name)")
     return docs

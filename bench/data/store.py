@@ -86,6 +86,7 @@ def import_data(spec: TaskSpec, src: Path, origin: str | None = None) -> dict:
     fmt = data_format(spec)
     files = fmt.discover(src)
     docs = fmt.load(files, spec.data) if getattr(fmt, "TAKES_SPEC", False) else fmt.load(files)  # validates all
+    _check_unique_ids(spec, docs, files[0] if len(files) == 1 else src)
     target = cache_dir(spec)
     check_writable(target, "QDBENCH_HOME data cache")
     record = {
@@ -105,6 +106,20 @@ def import_data(spec: TaskSpec, src: Path, origin: str | None = None) -> dict:
             shutil.copy2(p, tmp / sub / p.name)
         (tmp / IMPORT_RECORD).write_text(json.dumps(record, indent=2) + "\n")
     return record
+
+
+def _check_unique_ids(spec: TaskSpec, docs: list[dict], where: Path) -> None:
+    """Item ids pair runs item by item: a duplicate is refused at import (naming it), not first at run time."""
+    from bench.tasks.registry import get_task
+
+    task = get_task(spec.name)
+    seen: dict[str, int] = {}
+    for n, doc in enumerate(docs, 1):
+        item = task.item_id(doc)
+        if item in seen:
+            raise UserError(f"data {where}: item id '{item}' appears twice (records {seen[item]} and {n}); "
+                            f"expected one record per item of task '{spec.name}'")
+        seen[item] = n
 
 
 def fetch(spec: TaskSpec, timeout: float = 30.0) -> dict:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bench.exec.local import RunOptions, evaluate
 from bench.exec.plan import Matrix, PlannedRun, Published, plan
+from bench.models.loading import ModelRef
 
 
 @dataclass
@@ -20,15 +21,35 @@ class FamilyRun:
     run_dirs: dict[str, Path]
 
 
+def build_variant(first: PlannedRun, base: ModelRef, quiet: bool) -> tuple[ModelRef, dict]:
+    """The model of one (family, variant), built once and cached by content, and the `variant` record its runs
+    carry (shared by every executor)."""
+    from bench.compress.distill import DistillConfig, distill
+    from bench.compress.variants import materialize
+    from bench.models.loading import resolve
+    from bench.store.provenance import digest
+
+    recipe = first.recipe
+    if recipe is None:
+        ref, described, recipe_hash = base, None, None
+    elif isinstance(recipe, Published):
+        ref, described = resolve(recipe.model, recipe.revision), recipe.describe()
+        recipe_hash = digest(described)
+    elif isinstance(recipe, DistillConfig):
+        ref = resolve(str(distill(recipe, quiet=quiet)))
+        described = {"method": "nds" if recipe.no_teacher else "distill", **recipe.model_dump()}
+        recipe_hash = digest(described)
+    else:
+        ref, described, recipe_hash = materialize(base, recipe), recipe.model_dump(), recipe.hash()
+    return ref, {"family": first.family, "name": first.variant, "recipe": described, "recipe_hash": recipe_hash}
+
+
 def run_matrix(matrix: Matrix, per_task: dict[str, RunOptions],
                family_options: dict[str, dict] | None = None) -> list[FamilyRun]:
     """Every planned run, each task with its own options (`per_task`: task name -> RunOptions), identical
     for every model of a family; `family_options` (family name -> option values) over them, per family."""
-    from bench.compress.distill import DistillConfig, distill
-    from bench.compress.variants import materialize
     from bench.logs import route_libraries
     from bench.models.loading import resolve
-    from bench.store.provenance import digest
     from bench.tasks.registry import get_task
 
     out, bases = [], {}
@@ -39,21 +60,9 @@ def run_matrix(matrix: Matrix, per_task: dict[str, RunOptions],
         first = group[0]
         if family not in bases:
             bases[family] = resolve(first.base, first.revision)
-        recipe = first.recipe
-        if recipe is None:
-            ref, described, recipe_hash = bases[family], None, None
-        elif isinstance(recipe, Published):
-            ref, described = resolve(recipe.model, recipe.revision), recipe.describe()
-            recipe_hash = digest(described)
-        elif isinstance(recipe, DistillConfig):
-            ref = resolve(str(distill(recipe, quiet=quiet)))
-            described = {"method": "nds" if recipe.no_teacher else "distill", **recipe.model_dump()}
-            recipe_hash = digest(described)
-        else:
-            ref, described, recipe_hash = materialize(bases[family], recipe), recipe.model_dump(), recipe.hash()
+        ref, variant_info = build_variant(first, bases[family], quiet)
         route_libraries()
         tasks = [get_task(r.task) for r in group]
-        variant_info = {"family": family, "name": variant, "recipe": described, "recipe_hash": recipe_hash}
         opts = [with_family_options(replace(per_task[t.name], run_name=first.run_name, variant=variant_info),
                                     (family_options or {}).get(family, {})) for t in tasks]
         dirs = evaluate(ref, tasks, opts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ class ModelRef:
     path: str
     revision: str | None = None
     kind: str = "local"  # builtin | local | hub
+    allow_pickle: bool = False  # the user opted in to pickle weights (--allow-pickle)
 
     @property
     def is_builtin(self) -> bool:
@@ -41,7 +43,7 @@ class ModelRef:
         return asdict(self)
 
 
-def resolve(spec: str, revision: str | None = None) -> ModelRef:
+def resolve(spec: str, revision: str | None = None, allow_pickle: bool = False) -> ModelRef:
     """Turn what the user typed into a ModelRef; errors name the spec and what was expected."""
     if spec.startswith("builtin:"):
         return ModelRef(spec, str(builtin.materialize(spec.removeprefix("builtin:"))), None, "builtin")
@@ -56,23 +58,34 @@ def resolve(spec: str, revision: str | None = None) -> ModelRef:
             raise UserError(f"model path '{spec}': config.json is not valid JSON ({e})") from None
         if not isinstance(config, dict):
             raise UserError(f"model path '{spec}': config.json is not a JSON object of model settings")
-        check_weight_files(path, spec)
-        return ModelRef(spec, str(path.resolve()), revision, "local")
+        check_weight_files(path, spec, allow_pickle)
+        return ModelRef(spec, str(path.resolve()), revision, "local", allow_pickle)
     if spec.startswith((".", "/", "~")) or not HUB_ID.match(spec):
         raise UserError(f"model '{spec}' not found: expected builtin:NAME, an existing local folder, "
                         "or a hub id like org/name")
     return ModelRef(spec, spec, revision or "main", "hub")
 
 
-def check_weight_files(folder: Path, spec: str) -> None:
-    """Safetensors weights present and whole (each file as long as its header says): checked when a folder is
-    named, so `run`, `compress` and every other command refuse a bad folder the same way before any work."""
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+
+
+def check_weight_files(folder: Path, spec: str, allow_pickle: bool = False) -> None:
+    """Weights that lie inside the folder, are safetensors (pickle only where the user opts in, with a warning,
+    since unpickling a file can run code) and are whole (each file as long as its header says): checked when a
+    folder is named, so `run`, `compress` and every other command refuse a bad folder the same way before any
+    work."""
+    _check_no_escaping_links(folder, spec)
     files = sorted(folder.glob("*.safetensors"))
     if not files:
-        pickled = sorted(p.name for p in folder.glob("*.bin")) + sorted(p.name for p in folder.glob("*.pt"))
+        pickles = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name.endswith(PICKLE_SUFFIXES))
+        if pickles and allow_pickle:
+            print(f"qdbench: warning: model path '{spec}': loading pickle weights ({', '.join(pickles)}) because "
+                  "of --allow-pickle; unpickling an untrusted file can run code", file=sys.stderr)
+            return
         raise UserError(f"cannot load model '{spec}': no *.safetensors weights" + (
-            f" (found {', '.join(pickled[:3])}: pickle weights are never loaded; convert them to safetensors)"
-            if pickled else ""))
+            f" (found only pickle weights ({', '.join(pickles)}); qdbench loads safetensors only, since "
+            "unpickling a file can run code: convert them, or pass --allow-pickle if you trust their source)"
+            if pickles else ""))
     for p in files:
         size = p.stat().st_size
         try:
@@ -86,6 +99,18 @@ def check_weight_files(folder: Path, spec: str) -> None:
         if end is None or 8 + n + end != size:
             raise UserError(f"cannot load model '{spec}': {p.name} is truncated or not a safetensors file "
                             f"({size:,} bytes on disk; its header does not match)")
+
+
+def _check_no_escaping_links(folder: Path, spec: str) -> None:
+    """No file of the folder is a symlink to somewhere else (a Hugging Face cache snapshot's links into its
+    repo's blobs/ are its own)."""
+    allowed = [folder.resolve()]
+    if folder.parent.name == "snapshots":
+        allowed.append((folder.parent.parent / "blobs").resolve())
+    for p in sorted(folder.iterdir()):
+        if p.is_symlink() and not any(p.resolve().is_relative_to(a) for a in allowed):
+            raise UserError(f"model path '{spec}': {p.name} is a symlink to {p.resolve()}, outside the model "
+                            "folder; copy the file into the folder if you mean to use it")
 
 
 def check_config(ref: ModelRef, trust_remote_code: bool = False) -> None:
@@ -151,7 +176,7 @@ def load_causal_lm(ref: ModelRef, *, dtype: str = "auto", device: str = "cpu",
     try:
         model, info = AutoModelForCausalLM.from_pretrained(
             ref.path, revision=ref.revision, dtype=torch_dtype, trust_remote_code=trust_remote_code,
-            use_safetensors=True, output_loading_info=True, **kwargs)
+            use_safetensors=not ref.allow_pickle, output_loading_info=True, **kwargs)
     except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError, SafetensorError) as e:
         raise UserError(f"cannot load model '{ref.spec}': {_first_line(e)}") from None
     check_loading_info(ref, info)

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench.store.faults import fault
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -29,6 +31,7 @@ def write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        fault("atomic-write")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -47,6 +50,7 @@ def write_with(path: Path, writer: Callable[[Path], None]) -> None:
     try:
         writer(Path(tmp))
         os.chmod(tmp, 0o666 & ~_umask())
+        fault("atomic-write")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -74,6 +78,7 @@ def staged_dir(final: Path, replace: Callable[[Path], bool] | None = None) -> It
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
+        fault("dir-staged")
         (tmp / OWNER).unlink(missing_ok=True)
         _check_replaceable(final, replace)
         old = None

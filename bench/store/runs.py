@@ -18,7 +18,6 @@ import fcntl
 import json
 import os
 import shutil
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +28,7 @@ import pyarrow.parquet as pq
 from bench.data.jsonl import sha256_file
 from bench.errors import UserError
 from bench.store.atomic import write_json, write_with
+from bench.store.faults import fault as _fault
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,16 +36,6 @@ if TYPE_CHECKING:
 MANIFEST, ITEMS, METRICS, WORK, PLAN = "manifest.json", "items.parquet", "metrics.json", ".work", "plan.json"
 LOCK = ".lock"
 INTEGRITY = "integrity"  # manifest field: {file name: sha256} of items.parquet and metrics.json
-
-
-def _fault(point: str) -> None:
-    """Testing hook: QDBENCH_KILL_AT=point:N sends SIGKILL to this process the Nth time `point` is reached."""
-    spec = os.environ.get("QDBENCH_KILL_AT", "")
-    if not spec.startswith(point + ":"):
-        return
-    _fault.count = getattr(_fault, "count", 0) + 1  # type: ignore[attr-defined]
-    if _fault.count >= int(spec.split(":")[1]):  # type: ignore[attr-defined]
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class RunStore:
