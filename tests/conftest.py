@@ -61,3 +61,16 @@ def shared_data(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not present")
     return path
+
+
+@pytest.fixture(scope="session")
+def family_runs(tmp_path_factory, tiny_model_dir) -> Path:
+    """`qdbench run MATRIX` output: the tiny model, RTN int8 and int4, on three shipped task samples."""
+    from bench.cli.main import main
+
+    root = tmp_path_factory.mktemp("family-runs")
+    matrix = root / "matrix.yaml"
+    matrix.write_text("name: lb\nfamilies: [{base: builtin:tiny-llama, variants: [rtn-w8a16, rtn-w4a16]}]\n"
+                      "tasks: [bbq, crows_pairs, stereoset]\nsample_data: true\n")
+    assert main(["run", str(matrix), "--out", str(root / "runs"), "--quiet"]) == 0
+    return root / "runs"

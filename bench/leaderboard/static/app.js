@@ -60,9 +60,9 @@
     { key: "bytes", label: "bytes", get: (r) => r.bytes, num: true },
   ];
   for (const t of tasks) {
-    COLUMNS.push({ key: "v:" + t, task: t, label: () => t + " " + state.metric[t], get: (r) => value(r, t),
+    COLUMNS.push({ key: "v:" + t, task: t, label: () => state.metric[t], get: (r) => value(r, t),
                    num: true, kind: "value" });
-    COLUMNS.push({ key: "d:" + t, task: t, label: () => "Δ " + state.metric[t] + " [95% CI]",
+    COLUMNS.push({ key: "d:" + t, task: t, label: () => "Δ [95% CI]",
                    get: (r) => { const d = delta(r, t); return d ? d.delta : null; }, num: true, kind: "delta" });
   }
 
@@ -134,16 +134,24 @@
     const table = document.getElementById("board");
     const rows = sorted(filtered());
     const ranks = rankIntervals(rows);
-    const head = el("tr", {}, el("th", { text: "rank" }));
-    for (const c of COLUMNS) {
+    const top = el("tr", {}, el("th", { rowspan: 2, text: "rank" }));
+    const sub = el("tr", {});
+    const button = (c) => {
       const label = typeof c.label === "function" ? c.label() : c.label;
       const sortAttr = state.sort === c.key ? (state.dir > 0 ? "ascending" : "descending") : "none";
-      head.appendChild(el("th", {}, el("button", { "data-key": c.key, "aria-sort": sortAttr, text: label, on: {
+      return el("button", { "data-key": c.key, "aria-sort": sortAttr, text: label, on: {
         click: () => { if (state.sort === c.key) state.dir = -state.dir; else { state.sort = c.key; state.dir = 1; }
-                       renderTable(); } } })));
+                       renderTable(); } } });
+    };
+    for (const c of COLUMNS) {
+      if (!c.task) top.appendChild(el("th", { rowspan: 2 }, button(c)));
+      else {
+        if (c.kind === "value") top.appendChild(el("th", { colspan: 2, class: "task", text: c.task }));
+        sub.appendChild(el("th", {}, button(c)));
+      }
     }
-    head.appendChild(el("th", { text: "" }));
-    table.tHead.replaceChildren(head);
+    top.appendChild(el("th", { rowspan: 2, text: "" }));
+    table.tHead.replaceChildren(top, sub);
     const body = table.tBodies[0];
     body.replaceChildren();
     rows.forEach((r, i) => {
@@ -153,7 +161,7 @@
       tr.appendChild(el("td", { class: "num rank", title: ranks ? "rank interval from the 95% intervals" :
         "sort by a Δ column for rank intervals", text: rk ? (rk[0] === rk[1] ? rk[0] : rk[0] + "–" + rk[1]) : "—" }));
       for (const c of COLUMNS) {
-        const td = el("td", { class: c.num ? "num" : "" });
+        const td = el("td", { class: c.num ? "num" : "", "data-key": c.key });
         if (c.key === "family") td.appendChild(el("span", {}, el("span", { class: "kind " + (r.kind || "") }), r.family));
         else if (c.key === "variant") {
           td.appendChild(el("div", { text: r.variant }));
@@ -194,8 +202,11 @@
       if (out.length > 8) return out.filter((_, i) => i % Math.ceil(out.length / 6) === 0);
       return out;
     }
-    const step = (hi - lo) / 4 || 1;
-    return [0, 1, 2, 3, 4].map((i) => lo + i * step);
+    const raw = (hi - lo) / 4 || 1, mag = 10 ** Math.floor(Math.log10(raw));
+    const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw);
+    const out = [];
+    for (let t = Math.ceil(lo / step) * step; t <= hi + 1e-12; t += step) out.push(Math.abs(t) < step / 1e6 ? 0 : t);
+    return out;
   }
   function plot(task, xKey, xLabel) {
     const W = 420, H = 250, L = 56, R = 12, T = 12, B = 40;
@@ -221,7 +232,7 @@
     const sx = scale(xlo, xhi, L, W - R, true), sy = scale(ylo, yhi, H - B, T, false);
     for (const t of ticks(ylo, yhi, false)) {
       root.appendChild(svg("line", { class: "grid", x1: L, x2: W - R, y1: sy(t), y2: sy(t) }));
-      root.appendChild(svg("text", { x: L - 4, y: sy(t) + 4, "text-anchor": "end" }, fmt(t, 2)));
+      root.appendChild(svg("text", { x: L - 4, y: sy(t) + 4, "text-anchor": "end" }, fmt(t, 2).replace(/\.?0+$/, "") || "0"));
     }
     for (const t of ticks(xlo, xhi, true)) {
       if (t < xlo || t > xhi) continue;
@@ -240,7 +251,10 @@
     const series = {};
     for (const p of pts) {
       const kinds = p.r.kind === "base" ? ["quantized", "distilled"] : [p.r.kind];
-      for (const k of kinds) (series[p.r.family + "|" + k] = series[p.r.family + "|" + k] || []).push(p);
+      for (const k of kinds) {
+        const key = p.r.family + "|" + p.r.submission + "|" + k;
+        (series[key] = series[key] || []).push(p);
+      }
     }
     for (const [key, ps] of Object.entries(series)) {
       if (ps.length < 2) continue;
