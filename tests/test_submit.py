@@ -88,7 +88,7 @@ def test_tampered_copies_are_refused_whole(case, family_runs, tmp_path, capsys):
         items.iloc[1:].to_parquet(run / "items.parquet", index=False)
         expect = (f"{run / 'items.parquet'}", "data.n_items")
     elif case == "declared_hash":
-        _edit_json(run / "manifest.json", lambda d: d.update(files={"items.parquet": {"sha256": "0" * 64}}))
+        _edit_json(run / "manifest.json", lambda d: d.update(integrity={"items.parquet": "0" * 64}))
         expect = ("hash mismatch", "items.parquet has sha256")
     elif case == "symlink_out":
         outside = tmp_path / "elsewhere.parquet"

@@ -82,7 +82,11 @@ def load_run_checked(run_dir: Path) -> tuple[Run, dict[str, str]]:
     check_name(manifest.task.name, f"{mpath}: field 'task.name'")
     check_text(manifest.model.spec, f"{mpath}: field 'model.spec'")
     hashes = {n: sha256_file(run_dir / n) for n in limits.RUN_FILES}
-    for name, declared in declared_sha256(raw).items():
+    try:
+        recorded = declared_sha256(raw)
+    except UserError as e:
+        raise UserError(f"{mpath}: {e}") from None
+    for name, declared in recorded.items():
         if name in hashes and declared != hashes[name]:
             raise UserError(f"{mpath}: hash mismatch: {name} has sha256 {hashes[name][:16]}… but the manifest "
                             f"records {str(declared)[:16]}…; the file was changed after the run")
@@ -113,16 +117,13 @@ def load_run_checked(run_dir: Path) -> tuple[Run, dict[str, str]]:
 
 
 def declared_sha256(manifest: dict) -> dict[str, str]:
-    """File hashes the run recorded about itself (manifest `files: {NAME: {sha256}}` or `{NAME: sha256}`)."""
-    files = manifest.get("files")
-    if not isinstance(files, dict):
+    """The file hashes a run recorded about itself: the manifest's `integrity` field, {file name: sha256}."""
+    recorded = manifest.get("integrity")
+    if recorded is None:
         return {}
-    out = {}
-    for name, entry in files.items():
-        value = entry.get("sha256") if isinstance(entry, dict) else entry
-        if isinstance(value, str):
-            out[str(name)] = value
-    return out
+    if not isinstance(recorded, dict) or not all(isinstance(v, str) for v in recorded.values()):
+        raise UserError("field 'integrity': expected {file name: sha256}")
+    return {str(k): v for k, v in recorded.items()}
 
 
 def _read_items(path: Path) -> pd.DataFrame:
