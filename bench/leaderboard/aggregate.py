@@ -5,7 +5,7 @@ The deltas and intervals are computed here from the verified items with the proj
 {"schema", "generated", "qdbench_version", "settings", "tasks": {TASK: {"metrics", "headline", "description"}},
  "submissions": [{"id", "family", "submitted", "submitter", "notes", "production", "content_sha256"}],
  "rows": [ROW], "details": {ROW_ID: {TASK: DETAIL}}, "provenance": {ROW_ID: {TASK: {...}}}}
-ROW = {"id", "family", "submission", "variant", "model", "method", "kind", "weight_bits", "activation_bits",
+ROW = {"id", "family", "submission", "variant", "model", "label", "method", "kind", "weight_bits", "activation_bits",
        "bytes", "bytes_source", "parameters", "tasks": {TASK: {"n_items", "values": {M: v},
        "deltas": {M: {"delta", "ci_low", "ci_high", "p_value", "p_adjusted", "significant", "test", "ci"}},
        "skipped": reason | null}}}
@@ -14,6 +14,7 @@ ROW = {"id", "family", "submission", "variant", "model", "method", "kind", "weig
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import PurePosixPath
 
 from bench import __version__
 from bench.compare.pairing import pair
@@ -66,6 +67,12 @@ def _provenance(run, sub: Submission) -> dict:
     return {"manifest": run.manifest, "files": files, "submission": sub.doc["id"]}
 
 
+def _label(model: dict) -> str:
+    """A short model name for the table: a local folder's own name, not the submitter's path to it."""
+    spec = str(model.get("spec") or "")
+    return PurePosixPath(spec).name or spec if model.get("kind") == "local" else spec
+
+
 def build_data(subs: list[Submission], n_resamples: int = 2000, seed: int = 0) -> dict:
     cfg = settings(n_resamples, seed, "holm")
     rows, details, provenance, tasks = [], {}, {}, {}
@@ -76,7 +83,7 @@ def build_data(subs: list[Submission], n_resamples: int = 2000, seed: int = 0) -
             info = sub.doc.get("variants", {}).get(name, {})
             row_id = f"{fam.name}/{sub.doc['id']}/{name}"
             row = {"id": row_id, "family": fam.name, "submission": sub.doc["id"], "variant": name,
-                   "model": runs[0].manifest["model"].get("spec"),
+                   "model": runs[0].manifest["model"].get("spec"), "label": _label(runs[0].manifest["model"]),
                    **{k: info.get(k) for k in ("method", "kind", "weight_bits", "activation_bits", "bytes",
                                                "bytes_source", "parameters", "bits_per_param")},
                    "tasks": {}}

@@ -165,7 +165,7 @@
         if (c.key === "family") td.appendChild(el("span", {}, el("span", { class: "kind " + (r.kind || "") }), r.family));
         else if (c.key === "variant") {
           td.appendChild(el("div", { text: r.variant }));
-          td.appendChild(el("div", { class: "small model", title: r.model, text: r.model }));
+          td.appendChild(el("div", { class: "small model", title: r.model, text: r.label }));
         } else if (c.key === "bytes") { td.textContent = bytesText(r.bytes); td.title = r.bytes_source || ""; }
         else if (c.kind === "delta") {
           const d = delta(r, c.task), entry = r.tasks[c.task];
