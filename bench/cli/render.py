@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console()
@@ -46,9 +47,12 @@ def print_run(manifest: dict, metrics: dict, names: list[str]) -> None:
     data = manifest["data"]
     console.print(f"data: {data['origin']} ({data['n_items']} of {data['n_items_available']} items); "
                   f"model {model['kind']} {model['fingerprint'].get('sha256', model.get('revision', ''))[:12]}")
-    if model["kind"] == "builtin":
+    about = model.get("about") or {}
+    if model["kind"] == "builtin" and about.get("random", True):
         console.print("[bold yellow]note: builtin models are random-initialized: their scores are "
                       "meaningless and only show that the pipeline works.[/]")
+    elif model["kind"] == "builtin":
+        console.print(f"model: {escape(about.get('model', ''))}; weights: {escape(about.get('weights', ''))}")
     if str(manifest["task"].get("options", {}).get("classifier", "")).startswith("builtin:"):
         console.print("[bold yellow]note: the built-in toxicity classifier is random-initialized: its toxicity "
                       "scores are meaningless.[/]")

