@@ -90,3 +90,17 @@ def test_build_takes_run_folders_and_refuses_an_empty_or_bad_source(family_runs,
     assert "no such folder" in capsys.readouterr().err
     assert main(["leaderboard", "serve", "--site", str(tmp_path / "nosite")]) == 2
     assert "no index.html" in capsys.readouterr().err
+
+
+def test_a_metric_left_out_of_a_report_is_shown_as_recomputed_from_the_items(family_runs, tmp_path):
+    runs = tmp_path / "runs"
+    shutil.copytree(family_runs / "tiny-llama", runs / "tiny-llama")
+    path = runs / "tiny-llama" / "rtn-w8a16" / "bbq" / "metrics.json"
+    doc = json.loads(path.read_text())
+    kept = doc["metrics"].pop("accuracy")
+    path.write_text(json.dumps(doc))
+    site = tmp_path / "site"
+    assert main(["leaderboard", "build", str(runs), "--out", str(site), "--resamples", "50"]) == 0
+    data = json.loads((site / "data" / "leaderboard.json").read_text())
+    row = next(r for r in data["rows"] if r["variant"] == "rtn-w8a16")
+    assert row["tasks"]["bbq"]["values"]["accuracy"] == kept

@@ -3,7 +3,8 @@
 A bundle is one or more families, each a base run and variant runs per task. Each run folder must hold
 exactly manifest.json, metrics.json and items.parquet as plain files within the size limits; the manifest and
 metrics must match their schemas and carry the required provenance; the items must be the ones the manifest
-names (its item-id hash, and the file hashes it records); every metric must be recomputable from the items;
+names (its item-id hash, and the file hashes it records); every metric must be recomputable from the items
+(the returned runs carry the recomputed metrics);
 and every variant must pair with its family's base run of the same task (same task file, template, data and
 items). The first failure is reported with its file and field; nothing is accepted in part.
 """
@@ -112,8 +113,7 @@ def load_run_checked(run_dir: Path) -> tuple[Run, dict[str, str]]:
         get_task(manifest.task.name)
     except UserError as e:
         raise UserError(f"{mpath}: field 'task.name': {e}") from None
-    verify(manifest.task.name, items, rawx, xpath)
-    return Run(run_dir, raw, rawx, items), hashes
+    return Run(run_dir, raw, verify(manifest.task.name, items, rawx, xpath), items), hashes
 
 
 def declared_sha256(manifest: dict) -> dict[str, str]:

@@ -39,21 +39,26 @@ def _flat(doc: dict) -> dict[str, object]:
     return out
 
 
-def verify(task_name: str, items: pd.DataFrame, reported: dict, path: Path) -> None:
-    """Refuse the run unless every reported value equals the recomputed one (and none is missing or extra)."""
+def verify(task_name: str, items: pd.DataFrame, reported: dict, path: Path) -> dict:
+    """The recomputed metrics document, once every reported value equals its recomputed value.
+
+    A reported value the task does not compute is refused; one the report lacks (a run made before the task
+    gained that metric) is filled in from the items, since pages show the recomputed document."""
     try:
-        fresh = _flat(recompute(task_name, items))
+        doc = recompute(task_name, items)
+        fresh = _flat(doc)
     except UserError:
         raise
     except Exception as e:  # a damaged items table makes the task's metric code fail: that is the submission's fault
         raise UserError(f"{path}: metrics cannot be recomputed from items.parquet ({type(e).__name__}: "
                         f"{str(e).splitlines()[0][:200] if str(e) else ''})") from None
     given = _flat(reported)
-    for key in sorted(set(fresh) | set(given)):
-        if key not in given:
-            raise UserError(f"{path}: field '{key}': missing; the task computes it from the items")
+    if not given:
+        raise UserError(f"{path}: field 'metrics': empty; a run reports the task's metrics")
+    for key in sorted(given):
         if key not in fresh:
             raise UserError(f"{path}: field '{key}': not a metric the task computes")
         if not _same(given[key], fresh[key]):
             raise UserError(f"{path}: field '{key}': reported {given[key]!r} but the items give {fresh[key]!r}; "
                             "metrics must be recomputable from items.parquet")
+    return doc
