@@ -79,6 +79,16 @@ def test_the_site_in_a_real_browser(site, tmp_path):
             shown = set(rows.evaluate_all("rs => rs.map(r => r.dataset.row)"))
             assert shown == {r["id"] for r in data["rows"]}
 
+            # each variant's Δ cell shows its paired delta and interval; the base rows say "base"
+            head = data["tasks"]["bbq"]["headline"]
+            for r in data["rows"]:
+                cell = page.locator(f"#board tbody tr[data-row='{r['id']}'] td[data-key='d:bbq']").inner_text()
+                d = r["tasks"]["bbq"]["deltas"].get(head)
+                if r["variant"] == "base":
+                    assert cell.strip() == "base", (r["id"], cell)
+                elif d and d["ci_low"] is not None:
+                    assert "[" in cell and "base" not in cell, (r["id"], cell)
+
             # sorting by weight bits orders the rows, and clicking again reverses them
             def column(key):
                 return page.locator("#board tbody tr").evaluate_all(

@@ -44,7 +44,7 @@
   function delta(row, task) {
     const entry = row.tasks[task];
     if (!entry) return null;
-    if (row.variant === "base") return { delta: 0, ci_low: 0, ci_high: 0, base: true };
+    if (row.variant === "base") return { delta: 0, ci_low: 0, ci_high: 0, isBase: true };
     return (entry.deltas || {})[state.metric[task]] || null;
   }
   function value(row, task) {
@@ -169,7 +169,7 @@
         } else if (c.key === "bytes") { td.textContent = bytesText(r.bytes); td.title = r.bytes_source || ""; }
         else if (c.kind === "delta") {
           const d = delta(r, c.task), entry = r.tasks[c.task];
-          if (d && d.base) td.appendChild(el("span", { class: "ci", text: "base" }));
+          if (d && d.isBase) td.appendChild(el("span", { class: "ci", text: "base" }));
           else if (d) {
             td.appendChild(el("span", { class: d.significant ? "sig" : "", text: (d.delta > 0 ? "+" : "") + fmt(d.delta) +
               (d.significant ? " *" : "") }));
