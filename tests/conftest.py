@@ -86,6 +86,13 @@ def shared_data(name: str) -> Path:
     return path
 
 
+def the_run(root: Path) -> Path:
+    """The one run folder below `root` (runs are `<out>/<model>/<task>/<settings hash>/`)."""
+    found = sorted({p.parent for p in root.rglob("manifest.json")} | {p.parent for p in root.rglob(".work")})
+    assert len(found) == 1, f"expected one run folder under {root}, found {found}"
+    return found[0]
+
+
 @pytest.fixture(scope="session")
 def family_runs(tmp_path_factory, tiny_model_dir) -> Path:
     """`qdbench run MATRIX` output: the tiny model, RTN int8 and int4, on three shipped task samples."""

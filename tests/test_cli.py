@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import shared_data
+from tests.conftest import shared_data, the_run
 
 
 def qdbench(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -47,7 +47,7 @@ def reference_run(tmp_path_factory, tiny_model_dir) -> Path:
     result = qdbench("run", "--model", "builtin:tiny-llama", "--tasks", "bbq", "--out", str(out), "--quiet",
                      "--limit", "24")
     assert result.returncode == 0, result.stderr
-    return out / "tiny-llama" / "bbq"
+    return the_run(out / "tiny-llama" / "bbq")
 
 
 def test_run_writes_the_three_files(reference_run):
@@ -74,7 +74,7 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path, reference_run, kill_a
     killed = qdbench("run", "--model", "builtin:tiny-llama", "--tasks", "bbq", "--out", str(tmp_path),
                      "--limit", "24", "--chunk-items", "8", "--quiet", env=env)
     assert killed.returncode == -signal.SIGKILL
-    run_dir = tmp_path / "tiny-llama" / "bbq"
+    run_dir = the_run(tmp_path / "tiny-llama" / "bbq")
     assert not (run_dir / "manifest.json").exists()
     resumed = qdbench("run", "--model", "builtin:tiny-llama", "--tasks", "bbq", "--out", str(tmp_path),
                       "--limit", "24", "--chunk-items", "8", "--quiet")
@@ -93,7 +93,7 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path, reference_run, kill_a
 def test_rerun_of_a_finished_run_does_nothing(reference_run):
     before = (reference_run / "items.parquet").stat().st_mtime_ns
     again = cli("run", "--model", "builtin:tiny-llama", "--tasks", "bbq", "--limit", "24",
-                    "--out", str(reference_run.parent.parent))
+                    "--out", str(reference_run.parents[2]))
     assert again.returncode == 0
     assert "already complete" in again.stderr
     assert (reference_run / "items.parquet").stat().st_mtime_ns == before
@@ -179,9 +179,10 @@ def test_import_real_bbq_and_run(tmp_path):
     run = qdbench("run", "--model", "builtin:tiny-llama", "--tasks", "bbq", "--limit", "30", "--quiet",
                   "--out", str(tmp_path / "runs"), env=env)
     assert run.returncode == 0, run.stderr
-    manifest = json.loads((tmp_path / "runs" / "tiny-llama" / "bbq" / "manifest.json").read_text())
+    run_dir = the_run(tmp_path / "runs" / "tiny-llama" / "bbq")
+    manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["data"]["origin"] == "imported" and manifest["data"]["n_items_available"] == 14103
-    items = pd.read_parquet(tmp_path / "runs" / "tiny-llama" / "bbq" / "items.parquet")
+    items = pd.read_parquet(run_dir / "items.parquet")
     assert items["category"].nunique() == 7  # stratified, so every category is drawn
 
 
@@ -191,7 +192,7 @@ def test_demo_runs_base_and_two_quantized_variants_on_the_same_items(tmp_path):
     assert "MEANINGLESS" in result.stdout
     ids = {}
     for variant in ("base", "gptq-w4a16", "rtn-w8a16"):
-        run_dir = tmp_path / "tiny-llama" / variant / "bbq"
+        run_dir = the_run(tmp_path / "tiny-llama" / variant / "bbq")
         assert variant in result.stdout
         manifest = json.loads((run_dir / "manifest.json").read_text())
         assert manifest["variant"]["name"] == variant and manifest["variant"]["family"] == "tiny-llama"

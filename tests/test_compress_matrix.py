@@ -20,7 +20,10 @@ def test_matrix_runs_base_and_variant_on_the_same_items(tmp_path, tiny_model_dir
     assert main(["run", str(matrix), "--out", str(tmp_path / "runs"), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "rtn-w8a16" in out and "bits/param" in out
-    runs = {v: tmp_path / "runs" / "tiny-llama" / v / "bbq" for v in ("base", "rtn-w8a16")}
+    from tests.conftest import the_run
+
+    runs = {v: the_run(tmp_path / "runs" / "tiny-llama" / v / "bbq") for v in ("base", "rtn-w8a16")}
+    assert len({d.name for d in runs.values()}) == 1  # one settings hash for the whole family
     manifests = {v: json.loads((d / "manifest.json").read_text()) for v, d in runs.items()}
     assert manifests["base"]["variant"] == {"family": "tiny-llama", "name": "base", "recipe": None,
                                             "recipe_hash": None}

@@ -4,6 +4,7 @@ and check that it really is quantized and that its outputs move, but only a litt
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -164,7 +165,20 @@ def test_prequantized_checkpoint_becomes_a_variant_of_its_base(base, built, tmp_
     assert prov["format"] == "prequantized" and prov["prequantized"]["path"] == src
     assert prov["base"]["path"] == base.path
     assert header(ref.path) == header(src)
-    not_quantized = parse_recipe({"name": "pre2", "method": "prequantized", "model": base.path})
-    with pytest.raises(UserError, match="is not a quantized checkpoint"):
-        variants_mod.materialize(base, not_quantized, tmp_path / "v")
-    assert not any((tmp_path / "v" / base.slug).glob("pre2-*"))
+    # A plain published checkpoint (a distilled student, its own size) is a member of the family as it is.
+    from bench.models.builtin import materialize as builtin_model
+
+    student = str(builtin_model("tiny-llama-small"))
+    plain = variants_mod.materialize(base, parse_recipe({"name": "pre2", "method": "prequantized", "model": student}),
+                                     tmp_path / "v")
+    prov = variants_mod.read_provenance(plain.path)
+    assert prov["format"] == "published-checkpoint" and header(plain.path) == header(student)
+    cfg = json.loads((Path(src) / "config.json").read_text())
+    cfg["quantization_config"]["quant_method"] = "gguf"
+    odd = tmp_path / "odd"
+    shutil.copytree(src, odd)
+    (odd / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(UserError, match="quant_method 'gguf'"):
+        variants_mod.materialize(base, parse_recipe({"name": "pre3", "method": "prequantized", "model": str(odd)}),
+                                 tmp_path / "v")
+    assert not any((tmp_path / "v" / base.slug).glob("pre3-*"))

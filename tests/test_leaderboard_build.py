@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 from bench.cli.main import main
+from conftest import the_run
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 
@@ -95,7 +96,7 @@ def test_build_takes_run_folders_and_refuses_an_empty_or_bad_source(family_runs,
 def test_a_metric_left_out_of_a_report_is_shown_as_recomputed_from_the_items(family_runs, tmp_path):
     runs = tmp_path / "runs"
     shutil.copytree(family_runs / "tiny-llama", runs / "tiny-llama")
-    path = runs / "tiny-llama" / "rtn-w8a16" / "bbq" / "metrics.json"
+    path = the_run(runs / "tiny-llama" / "rtn-w8a16" / "bbq") / "metrics.json"
     doc = json.loads(path.read_text())
     kept = doc["metrics"].pop("accuracy")
     path.write_text(json.dumps(doc))

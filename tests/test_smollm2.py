@@ -75,7 +75,9 @@ def test_a_run_says_what_the_model_is(smollm2_dir, tmp_path):
     result = cli("run", "--model", "builtin:smollm2-135m", "--tasks", "bbq", "--limit", "3", "--sample-data",
                  "--quiet", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    manifest = json.loads((tmp_path / "smollm2-135m" / "bbq" / "manifest.json").read_text())
+    from tests.conftest import the_run
+
+    manifest = json.loads((the_run(tmp_path / "smollm2-135m" / "bbq") / "manifest.json").read_text())
     assert "Q4_1" in manifest["model"]["about"]["weights"]
     assert "random-initialized" not in result.stdout and "SmolLM2-135M-Instruct" in result.stdout
 

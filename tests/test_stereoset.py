@@ -147,7 +147,9 @@ def test_discover_prefers_json_and_skips_import_record(tmp_path):
     (tmp_path / "data" / "test.jsonl").write_text(SAMPLE.read_text())
     (tmp_path / "qdbench-data.json").write_text("{}")
     assert [p.name for p in fmt.discover(tmp_path)] == ["test.jsonl"]
-    (tmp_path / "dev.json").write_text("{}")
+    (tmp_path / "dev.json").write_text("{}")  # any other JSON file does not hide the .jsonl
+    assert [p.name for p in fmt.discover(tmp_path)] == ["test.jsonl"]
+    (tmp_path / "dev.json").write_text(json.dumps(dev_json(fmt.load([SAMPLE])[:2])))
     assert [p.name for p in fmt.discover(tmp_path)] == ["dev.json"]
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="no StereoSet files"):

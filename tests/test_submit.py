@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from bench.cli.main import main
+from conftest import the_run
 
 
 def _copy(family_runs: Path, dst: Path) -> Path:
@@ -61,7 +62,7 @@ def test_a_family_from_a_matrix_run_is_accepted_and_a_duplicate_is_not(family_ru
                                   "items_changed", "declared_hash", "symlink_out", "extra_file", "other_items"])
 def test_tampered_copies_are_refused_whole(case, family_runs, tmp_path, capsys):
     fam = _copy(family_runs, tmp_path / "in")
-    run = fam / "rtn-w4a16" / "bbq"
+    run = the_run(fam / "rtn-w4a16" / "bbq")
     expect: tuple[str, ...]
     if case == "metric":
         _edit_json(run / "metrics.json", lambda d: d["metrics"].update(accuracy=0.99))

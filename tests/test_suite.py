@@ -45,5 +45,7 @@ def test_suite_end_to_end(tmp_path):
     result = cli("run", "--model", "builtin:tiny-llama", "--suite", str(path), "--out", str(tmp_path / "runs"),
                  "--quiet", "--sample-data")
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "runs" / "tiny-llama" / "bbq" / "manifest.json").is_file()
-    assert (tmp_path / "runs" / "tiny-llama" / "crows_pairs" / "manifest.json").is_file()
+    from tests.conftest import the_run
+
+    assert (the_run(tmp_path / "runs" / "tiny-llama" / "bbq") / "manifest.json").is_file()
+    assert (the_run(tmp_path / "runs" / "tiny-llama" / "crows_pairs") / "manifest.json").is_file()

@@ -17,6 +17,8 @@ def add_parser(sub) -> None:
     p.add_argument("runs", nargs="*", type=Path, help="BASE_RUN VARIANT_RUN [VARIANT_RUN...] (run folders)")
     p.add_argument("--family", help="compare every variant of this family with its base (needs --runs)")
     p.add_argument("--runs", dest="runs_dir", type=Path, help="runs folder holding the family's runs")
+    p.add_argument("--settings", help="with --family: only runs with this settings hash (or its prefix; see "
+                                      "`qdbench show --list`)")
     p.add_argument("--out", type=Path, help="output folder (default: RUNS/compare/FAMILY, or ./compare)")
     p.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples and permutations")
     p.add_argument("--seed", type=int, default=0)
@@ -40,7 +42,8 @@ def plan(args) -> tuple[list[tuple[Path, Path]], Path]:
             raise UserError("--family needs --runs RUNS_DIR (the folder holding the family's runs)")
         from bench.compare.family import find_family
 
-        pairs = [(base, v) for base, variants in find_family(args.runs_dir, args.family).values() for v in variants]
+        found = find_family(args.runs_dir, args.family, args.settings)
+        pairs = [(base, v) for base, variants in found.values() for v in variants]
         return pairs, args.out or args.runs_dir / "compare" / _slug(args.family)
     if args.runs_dir is not None:
         raise UserError("--runs is for --family; for single runs pass BASE_RUN VARIANT_RUN...")

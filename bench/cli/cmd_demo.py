@@ -18,12 +18,14 @@ def add_parser(sub) -> None:
 
 
 def demo(args) -> int:
-    """Exactly `qdbench run configs/matrices/quickstart.yaml --sample-data`, with the banner."""
+    """Exactly `qdbench run configs/matrices/quickstart.yaml --sample-data`, after the banner."""
     from bench.cli.main import build_parser
     from bench.cli.matrix import run_matrix_file
     from bench.cli.render import console
 
     console.print(f"[bold yellow]{BANNER}[/]")
     quickstart = repo_root() / "configs" / "matrices" / "quickstart.yaml"
-    run_args = build_parser().parse_args(["run", str(quickstart), "--out", str(args.out), "--sample-data"])
-    return run_matrix_file(run_args, banner=BANNER)
+    argv = ["run", str(quickstart), "--out", str(args.out), "--sample-data"]
+    run_args = build_parser().parse_args(argv)
+    run_args.argv = argv
+    return run_matrix_file(run_args)

@@ -1,4 +1,9 @@
-"""qdbench run --model M --tasks T[,T...] --out DIR [--limit N] [--data-dir DIR]   |   qdbench run MATRIX.yaml"""
+"""qdbench run --model M --tasks T[,T...] --out DIR [--limit N] [--data-dir DIR]   |   qdbench run MATRIX.yaml
+|   qdbench run --family configs/families/F.yaml --tasks T
+
+The flags below are also the fields a matrix file accepts (bench/cli/options.py): add a flag here and
+matrices take it too.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,14 @@ from bench.errors import UserError
 def add_parser(sub) -> None:
     p = sub.add_parser("run", help="evaluate a model on tasks (resumable)")
     p.add_argument("matrix", nargs="?", type=Path, help="a matrix file (configs/matrices/*.yaml) instead of "
-                   "--model/--tasks: base models, their variants and tasks")
+                   "--model/--tasks: base models, their variants and tasks; it may set any option below by its "
+                   "name (e.g. batch_tokens:), and options given here win over the file")
     p.add_argument("--model", help="builtin:NAME, a local model folder, or a hub id")
     p.add_argument("--revision", help="hub revision (branch, tag or commit)")
     p.add_argument("--tasks", help="comma-separated task names (see `qdbench tasks list`)")
     p.add_argument("--suite", help="a suite of tasks with their limits: a name in configs/suites/ or a YAML path")
+    p.add_argument("--family", type=Path, help="a published family (configs/families/*.yaml): the teacher and "
+                   "its published students, evaluated on the same items")
     p.add_argument("--out", type=Path, default=Path("runs"), help="runs folder (default: runs/)")
     p.add_argument("--limit", type=int, help="evaluate a seeded, group-stratified sample of N items")
     p.add_argument("--data-dir", type=Path, help="read the task's published files from this folder")
@@ -32,42 +40,37 @@ def add_parser(sub) -> None:
                                         "or builtin:tiny-detoxify (random, for tests)")
     p.add_argument("--classifier-path", type=Path, help="local Detoxify checkpoint folder or HF classifier folder")
     p.add_argument("--classifier-label", help="the classifier's toxic label (default: toxicity / toxic)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="print only the final table and errors (no progress, "
+                                                        "no notes); library messages always go to OUT/qdbench.log")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from bench.cli.checks import out_folder
-    from bench.exec.local import RunOptions, evaluate
+    from bench.cli.options import run_options
+    from bench.exec.local import evaluate
+    from bench.logs import log_to
     from bench.models.hf import pick_device
     from bench.models.loading import resolve
     from bench.store.runs import load_run
     from bench.tasks.registry import get_task, get_tasks
 
-    if args.matrix is not None:
+    if args.matrix is not None or args.family is not None:
         from bench.cli.matrix import run_matrix_file
 
-        if args.model or args.tasks or args.suite:
-            raise UserError("give either a matrix file or --model and --tasks/--suite, not both")
+        if args.model or (args.matrix is not None and (args.tasks or args.suite or args.family)):
+            raise UserError("give either a matrix file, --family with --tasks/--suite, or --model with "
+                            "--tasks/--suite")
         return run_matrix_file(args)
     if not args.model or not (args.tasks or args.suite) or (args.tasks and args.suite):
         raise UserError("run needs --model and one of --tasks or --suite (or a matrix file: "
                         "qdbench run configs/matrices/X.yaml)")
     if args.data_dir is not None and (args.suite or "," in args.tasks):
         raise UserError("--data-dir applies to one task; run tasks with their own data one at a time")
-    for flag in ("batch_tokens", "chunk_items", "samples"):
-        if getattr(args, flag) is not None and getattr(args, flag) <= 0:
-            raise UserError(f"--{flag.replace('_', '-')} must be positive (got {getattr(args, flag)})")
+    opts = run_options(vars(args))
     out_folder(args.out)
+    log_to(args.out / "qdbench.log")
     pick_device(args.device)
-    task_options = {"samples": args.samples, "classifier": args.classifier,
-                    "classifier_path": str(args.classifier_path.resolve()) if args.classifier_path else None,
-                    "classifier_label": args.classifier_label}
-    opts = RunOptions(out=args.out, limit=args.limit, data_dir=args.data_dir, sample_data=args.sample_data,
-                      seed=args.seed, device=args.device,
-                      dtype=args.dtype, batch_tokens=args.batch_tokens, chunk_items=args.chunk_items,
-                      revision=args.revision, trust_remote_code=args.trust_remote_code, quiet=args.quiet,
-                      task_options=task_options)
     if args.suite:
         from bench.exec.suite import load_suite, suite_runs
 
@@ -77,7 +80,7 @@ def run(args) -> int:
         tasks, per_task = get_tasks(args.tasks), opts
     ref = resolve(args.model, args.revision)
     for run_dir, task in zip(evaluate(ref, tasks, per_task), tasks, strict=True):
-        manifest, metrics, _ = load_run(run_dir)
+        manifest, metrics, _ = load_run(run_dir, items=False)
         print_run(manifest, metrics, task.spec.metrics)
         print(f"run folder: {run_dir}")
     return 0

@@ -1,4 +1,5 @@
-"""qdbench show RUN_DIR [RUN_DIR...]: print a finished run's summary table again."""
+"""qdbench show RUN_DIR [RUN_DIR...] | qdbench show --list [RUNS_DIR]: a finished run's summary table again,
+or one line per run with the settings that tell runs of the same model and task apart."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from bench.cli.render import print_run
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("show", help="print the summary of finished runs")
-    p.add_argument("runs", nargs="+", type=Path, help="run folders (or a runs folder to show all inside)")
+    p = sub.add_parser("show", help="print the summary of finished runs, or list runs with their settings")
+    p.add_argument("runs", nargs="*", type=Path, help="run folders (or a runs folder to show all inside); "
+                   "default with --list: runs/")
     p.add_argument("--all-metrics", action="store_true", help="also show the length-normalized variants")
+    p.add_argument("--list", action="store_true", help="one line per run: model, task, settings hash, items, "
+                   "limit, seed, dtype, data")
     p.set_defaults(func=show)
 
 
@@ -33,13 +37,40 @@ def find_runs(paths: list[Path]) -> list[Path]:
 
 
 def show(args) -> int:
+    from bench.errors import UserError
     from bench.store.runs import load_run
 
+    if args.list:
+        return list_runs(args.runs or [Path("runs")])
+    if not args.runs:
+        raise UserError("show needs run folders (or --list to list the runs under runs/)")
     for run_dir in find_runs(args.runs):
-        manifest, metrics, _ = load_run(run_dir)
+        manifest, metrics, _ = load_run(run_dir, items=False)
         names = [n for n in metrics["metrics"] if not n.endswith(("_lo", "_hi"))]  # shown as intervals
         if not args.all_metrics:
             names = [n for n in names if not n.endswith("_norm")]
         print_run(manifest, metrics, names)
         print(f"run folder: {run_dir}\n")
+    return 0
+
+
+def list_runs(paths: list[Path]) -> int:
+    from rich.table import Table
+
+    from bench.cli.render import console
+    from bench.store.runs import load_run
+
+    table = Table(title="qdbench runs", title_justify="left")
+    for col in ("run folder", "model", "task", "settings", "items", "limit", "seed", "dtype", "data", "finished"):
+        table.add_column(col, overflow="fold")
+    for run_dir in find_runs(paths):
+        manifest, _, _ = load_run(run_dir, items=False)
+        variant, data = manifest.get("variant") or {}, manifest.get("data") or {}
+        model = manifest.get("model") or {}
+        name = f"{variant['family']}/{variant.get('name')}" if variant.get("family") else str(model.get("spec"))
+        table.add_row(str(run_dir), name, manifest["task"]["name"], str(manifest.get("settings_key", "-")),
+                      str(data.get("n_items", "")), str(data.get("limit") or "all"), str(manifest.get("seed")),
+                      str(model.get("dtype")), str(data.get("origin")),
+                      str((manifest.get("timings") or {}).get("finished", "")))
+    console.print(table)
     return 0

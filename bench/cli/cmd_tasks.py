@@ -1,15 +1,25 @@
-"""qdbench tasks list"""
+"""qdbench tasks list | qdbench tasks validate FILE [FILE...]"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+from bench.errors import UserError
+
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("tasks", help="list the tasks and their metrics")
-    p.add_argument("action", choices=["list"])
+    p = sub.add_parser("tasks", help="list the tasks and their metrics, or check a task file")
+    p.add_argument("action", choices=["list", "validate"])
+    p.add_argument("files", nargs="*", type=Path, help="validate: task YAML files")
     p.set_defaults(func=tasks)
 
 
 def tasks(args) -> int:
+    if args.action == "validate":
+        if not args.files:
+            raise UserError("tasks validate needs one or more task YAML files")
+        return max(validate_file(f) for f in args.files)
     from rich.table import Table
 
     from bench.cli.render import console
@@ -22,4 +32,58 @@ def tasks(args) -> int:
         table.add_row(t.name, t.spec.description, ", ".join(t.spec.metrics), ", ".join(t.spec.group_by),
                       t.spec.data.format)
     console.print(table)
+    return 0
+
+
+def problems(path: Path) -> tuple[list[str], str]:
+    """Everything wrong with one task file, checked as a run would use it: the schema, the hook and format
+    modules, the data, and the first items rendered into requests and rows. Returns (problems, summary)."""
+    from bench.data import store as data_store
+    from bench.tasks.registry import load_task
+
+    try:
+        task = load_task(path)
+    except UserError as e:
+        return [str(e)], ""
+    found = []
+    if not hasattr(task.hooks, "compute"):
+        found.append(f"field 'scorer': module '{task.spec.scorer}' has no compute(records) function")
+    try:
+        dataset = data_store.load(task.spec)
+    except UserError as e:
+        return [*found, str(e)], ""
+    docs = dataset.docs
+    ids = []
+    for n, doc in enumerate(docs, 1):
+        where = f"item {n} of {dataset.path}"
+        try:
+            ids.append(task.item_id(doc))
+            if n <= 20:  # rendering every item would be a run; the first ones catch a template's mistakes
+                task.requests(doc)
+                if task.spec.request == "multiple_choice" and task.spec.prompt.gold is not None:
+                    int(doc[task.spec.prompt.gold])
+        except Exception as e:  # a template error names the missing field; report it, do not crash
+            found.append(f"{where}: {type(e).__name__}: {e}")
+            if len(found) > 10:
+                break
+            continue
+        missing = [f for f in {*task.spec.fields, *task.spec.group_by} if f not in doc]
+        if missing and n <= 20:
+            found.append(f"{where}: no field(s) {', '.join(sorted(missing))} (named in fields/group_by)")
+    dup = {i for i in ids if ids.count(i) > 1} if len(ids) < 5000 else set()
+    if len(set(ids)) != len(ids):
+        found.append(f"field 'item_id': ids are not unique ({len(ids) - len(set(ids))} repeats"
+                     + (f", e.g. {sorted(dup)[0]!r})" if dup else ")"))
+    summary = (f"task '{task.name}': {len(docs)} items from {dataset.origin} data ({dataset.path}), request "
+               f"{task.spec.request}, metrics {', '.join(task.spec.metrics)}")
+    return found, summary
+
+
+def validate_file(path: Path) -> int:
+    found, summary = problems(path)
+    if found:
+        for p in found:
+            print(f"qdbench: error: {path}: {p}", file=sys.stderr)
+        return 2
+    print(f"{path}: ok: {summary}")
     return 0

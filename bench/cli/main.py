@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from bench import __version__
 from bench.errors import UserError
@@ -18,6 +19,8 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Every subcommand module is imported here, so each keeps its heavy imports inside its functions:
+    `qdbench show` must not pay for torch or transformers."""
     import importlib
     import pkgutil
 
@@ -30,15 +33,27 @@ def build_parser() -> argparse.ArgumentParser:
     for info in sorted(pkgutil.iter_modules(bench.cli.__path__), key=lambda m: m.name):
         if info.name.startswith("cmd_"):
             importlib.import_module(f"bench.cli.{info.name}").add_parser(sub)
+    for command in sub.choices.values():
+        command.add_argument("--include-path", action="append", type=Path, metavar="DIR", default=None,
+                             help="also read task YAML files (and their hook and data-format modules) from DIR; "
+                                  "repeatable; also $QDBENCH_INCLUDE_PATH")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench import logs
+
+    logs.silence_progress_bars()  # before any library that reads these switches is imported
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = argv
     try:
-        _quiet_libraries()
+        from bench.paths import home
+
+        logs.log_to(home() / "logs" / "qdbench.log")
+        include(args.include_path or [])
         return int(args.func(args) or 0)
     except UserError as e:
         print(f"qdbench: error: {e}", file=sys.stderr)
@@ -48,19 +63,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _quiet_libraries() -> None:
-    import logging
-    import warnings
+def include(dirs: list[Path]) -> None:
+    """The command's --include-path folders, for the task registry."""
+    from bench import modules
 
-    warnings.filterwarnings("ignore", category=UserWarning)
-    logging.getLogger("transformers").setLevel(logging.ERROR)
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-    except ImportError:
-        pass
+    for d in dirs:
+        if not d.is_dir():
+            raise UserError(f"--include-path {d}: no such folder (expected a folder of task YAML files)")
+    modules.command_line_dirs[:] = [d.resolve() for d in dirs]
 
 
 if __name__ == "__main__":

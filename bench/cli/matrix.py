@@ -1,35 +1,74 @@
-"""`qdbench run MATRIX.yaml`: every base and variant of the matrix, then the side-by-side table.
+"""`qdbench run MATRIX.yaml` and `qdbench run --family F.yaml --tasks T`: every base and variant of the matrix,
+then the side-by-side table.
 
-`run` calls it when given a matrix file.
+Options come from three places, later ones winning: the `qdbench run` flags' defaults, the matrix file
+(any run option as a top-level field), the flags given on the command line. A task's own `limit` and
+`options` (matrix `tasks: {name: {limit, options}}` or its suite's) win over the matrix-wide ones, but not
+over the command line.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bench.errors import UserError
+
+
+def matrix_from(args):
+    from bench.exec.plan import Family, Matrix, load_matrix
+
+    if args.matrix is not None:
+        return load_matrix(args.matrix), args.matrix
+    from bench.compress.families import load_family
+    from bench.exec.plan import family_path
+
+    if not (args.tasks or args.suite) or (args.tasks and args.suite):
+        raise UserError("--family needs one of --tasks or --suite")
+    path = family_path(str(args.family))
+    name = load_family(path).name
+    tasks = [t.strip() for t in (args.tasks or "").split(",") if t.strip()]
+    return Matrix(name=name, families=[Family(published=str(path))], tasks=tasks, suite=args.suite), path
+
+
+def per_task_options(matrix, where: str, cli: dict, given: dict) -> dict:
+    """task name -> RunOptions, by the precedence in the module docstring."""
+    from bench.cli.options import defaults, file_options, run_options
+
+    from_file = file_options(matrix.run_fields(), where)
+    base = {**defaults(), **from_file, **given, **{k: cli[k] for k in ("out", "data_dir")}}
+    out = {}
+    for name, entry in matrix.task_entries().items():
+        values = dict(base)
+        if "limit" not in given and entry.limit is not None:
+            values["limit"] = entry.limit
+        opts = run_options(values)
+        task_options = {**{k: v for k, v in opts.task_options.items() if k not in given},
+                        **entry.options, **{k: v for k, v in opts.task_options.items() if k in given}}
+        out[name] = replace(opts, task_options=task_options)
+    return out
 
 
 def run_matrix_file(args, banner: str | None = None) -> int:
     from bench.cli.checks import out_folder
+    from bench.cli.options import given
     from bench.cli.render import console
     from bench.cli.summary import family_table
     from bench.exec.family import run_matrix
-    from bench.exec.local import RunOptions
-    from bench.exec.plan import load_matrix
+    from bench.logs import log_to
     from bench.models.hf import pick_device
-    from bench.tasks.registry import get_tasks
+    from bench.tasks.registry import get_task
 
     if args.data_dir is not None:
         raise UserError("--data-dir does not apply to a matrix; import the data with `qdbench data import`")
+    matrix, where = matrix_from(args)
+    per_task = per_task_options(matrix, f"matrix file {where}", vars(args), given(getattr(args, "argv", None)))
     out_folder(args.out)
-    pick_device(args.device)
-    matrix = load_matrix(args.matrix)
-    opts = RunOptions(out=args.out, limit=args.limit, sample_data=args.sample_data, device=args.device,
-                      dtype=args.dtype, batch_tokens=args.batch_tokens, chunk_items=args.chunk_items,
-                      trust_remote_code=args.trust_remote_code, quiet=args.quiet)
-    results = run_matrix(matrix, opts)
+    log_to(args.out / "qdbench.log")
+    pick_device(next(iter(per_task.values())).device)
+    results = run_matrix(matrix, per_task)
     if banner:
         console.print(f"[bold yellow]{banner}[/]")
-    console.print(family_table(results, get_tasks(",".join(matrix.tasks))))
+    console.print(family_table(results, [get_task(name) for name in per_task]))
     for r in results:
         for d in r.run_dirs.values():
             print(f"run folder: {d}")

@@ -20,8 +20,8 @@ COMMIT = re.compile(r"^[0-9a-f]{40}$")
 class HubModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str
-    revision: str = Field(description="a 40-hex commit; 'main' only while unconfirmed")
+    id: str = Field(description="a hub id (org/name); or builtin:NAME or a local folder, for offline families")
+    revision: str | None = Field(None, description="hub ids: a 40-hex commit; 'main' only while unconfirmed")
     revision_confirmed: bool = Field(False, description="checked against the hub by a person")
     parameters: str | None = None
     note: str | None = None
@@ -29,12 +29,18 @@ class HubModel(BaseModel):
     @field_validator("id")
     @classmethod
     def _hub_id(cls, v: str) -> str:
-        if not HUB_ID.match(v):
-            raise ValueError(f"'{v}' is not a hub id like org/name")
+        if not (HUB_ID.match(v) or v.startswith("builtin:") or Path(v).expanduser().is_dir()):
+            raise ValueError(f"'{v}' is not a hub id like org/name (nor builtin:NAME or a local folder)")
         return v
 
     @model_validator(mode="after")
     def _pinned(self):
+        if not HUB_ID.match(self.id) or Path(self.id).expanduser().is_dir():
+            if self.revision is not None:
+                raise ValueError(f"revision: '{self.id}' is not a hub id; a revision applies to hub ids only")
+            return self
+        if self.revision is None:
+            raise ValueError(f"revision: hub model '{self.id}' needs a revision (a 40-hex commit)")
         if not COMMIT.match(self.revision) and self.revision != "main":
             raise ValueError(f"revision '{self.revision}' must be a 40-hex commit or 'main'")
         if self.revision == "main" and self.revision_confirmed:

@@ -85,17 +85,17 @@ def quantize(base_path: str, recipe: Recipe, out: Path, tokenizer, texts: list[s
     _import_llmcompressor()
     import torch
     from llmcompressor import oneshot
-    from loguru import logger
     from transformers import AutoModelForCausalLM
 
     from bench.compress.calibration import tokenized_dataset
+    from bench.logs import route_libraries
 
-    logger.disable("llmcompressor")
+    route_libraries()  # llm-compressor's loguru output into the run's log file, not the terminal
     model = AutoModelForCausalLM.from_pretrained(base_path, revision=revision, dtype="auto", use_safetensors=True)
     kwargs = {}
     if recipe.calibrated:
-        kwargs = dict(dataset=tokenized_dataset(tokenizer, texts, recipe.calibration.seq_len),
-                      num_calibration_samples=len(texts), max_seq_length=recipe.calibration.seq_len,
+        dataset = tokenized_dataset(tokenizer, texts, recipe.calibration)
+        kwargs = dict(dataset=dataset, num_calibration_samples=len(dataset), max_seq_length=recipe.calibration.seq_len,
                       shuffle_calibration_samples=False)
     with torch.random.fork_rng(devices=[]), _cpu_safe_pinning():
         torch.manual_seed(recipe.calibration.seed)

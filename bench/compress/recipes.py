@@ -23,12 +23,21 @@ ACTIVATION_BITS = {"smoothquant-gptq": 8, "fp8-dynamic": 8}
 
 
 class Calibration(BaseModel):
-    """Text the calibrated methods (GPTQ, AWQ, SmoothQuant) run through the model to fit their scales."""
+    """Text the calibrated methods (GPTQ, AWQ, SmoothQuant) run through the model to fit their scales.
+
+    `auto` is the papers' setting for real models (128 windows of 2,048 tokens of WikiText-2, as GPTQ and AWQ
+    calibrate; needs the network once) and the built-in texts for the built-in tiny models (tests, demo).
+    See bench/compress/calibration.py for the sources."""
 
     model_config = ConfigDict(extra="forbid")
-    source: str = Field("builtin", description="'builtin' (a templated English corpus) or a .txt/.jsonl path")
-    samples: int = Field(64, gt=0, le=100_000)
-    seq_len: int = Field(128, gt=0, le=32_768)
+    source: str = Field("auto", description="auto, builtin, wikitext, c4, hf:DATASET_ID, or a .txt/.jsonl path")
+    subset: str | None = Field(None, description="hf: sources: the data set's configuration (e.g. wikitext-2-raw-v1)")
+    split: str = "train"
+    revision: str | None = Field(None, description="hf: sources: the data set's commit or tag (default: main, "
+                                                   "recorded as the commit it resolved to)")
+    text_field: str = "text"
+    samples: int | None = Field(None, gt=0, le=100_000, description="default: 64 builtin, 128 otherwise")
+    seq_len: int | None = Field(None, gt=0, le=32_768, description="default: 128 builtin, 2048 otherwise")
     seed: int = 1234
 
 

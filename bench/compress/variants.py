@@ -41,11 +41,9 @@ def materialize(base: ModelRef, recipe: Recipe, root: Path | None = None) -> Mod
     base_config = _config(base)
     texts, calib = None, None
     if recipe.calibrated:
-        from bench.compress.calibration import calibration_texts, texts_sha256
+        from bench.compress.calibration import calibration_for
 
-        c = recipe.calibration
-        texts = calibration_texts(c.source, c.samples, c.seed)
-        calib = {**c.model_dump(), "n_texts": len(texts), "sha256": texts_sha256(texts)}
+        recipe, texts, calib = calibration_for(recipe, base)
     pre_ref, pre_print = None, None
     if recipe.method == "prequantized":
         pre_ref = resolve(recipe.model)
@@ -84,6 +82,8 @@ def materialize(base: ModelRef, recipe: Recipe, root: Path | None = None) -> Mod
             record["format"] = "prequantized"
             record["prequantized"] = {**pre_ref.to_dict(), "fingerprint": pre_print}
             if pre_ref.kind != "hub":
+                if not (_config(pre_ref) or {}).get("quantization_config"):
+                    record["format"] = "published-checkpoint"  # e.g. a distilled student, loaded as it is
                 _check_prequantized(Path(pre_ref.path), base_config, recipe)
                 _link_files(Path(pre_ref.path), tmp, pre_ref)
         record["wall_s"] = round(time.perf_counter() - t0, 3)
@@ -121,11 +121,16 @@ def _link_files(src: Path, dst: Path, ref: ModelRef) -> None:
 
 
 def _check_prequantized(folder: Path, base_config: dict | None, recipe: Recipe) -> None:
+    """A quantized checkpoint must have the base's architecture; a plain one (no quantization_config: a
+    published distilled student, which may have its own size and tokenizer) is taken as it is."""
     cfg = json.loads((folder / "config.json").read_text())
-    q = cfg.get("quantization_config") or {}
+    q = cfg.get("quantization_config")
+    if not q:
+        return
     if q.get("quant_method") not in PREQUANTIZED_METHODS:
-        raise UserError(f"recipe '{recipe.name}': '{recipe.model}' is not a quantized checkpoint (config.json "
-                        f"has no quantization_config with quant_method in {sorted(PREQUANTIZED_METHODS)})")
+        raise UserError(f"recipe '{recipe.name}': '{recipe.model}' has a quantization_config with quant_method "
+                        f"{q.get('quant_method')!r}; expected one of {sorted(PREQUANTIZED_METHODS)}, or a plain "
+                        "checkpoint with none")
     if base_config:
         fields = ("model_type", "hidden_size", "num_hidden_layers", "vocab_size")
         diff = [f for f in fields if cfg.get(f) != base_config.get(f)]

@@ -123,11 +123,22 @@ def discover(root: Path) -> list[Path]:
     folders = [f for f in (root, root / "data", root / "supplemental") if f.is_dir()]
     found = {ext: sorted(p for f in folders for p in f.glob(f"*.{ext}") if p.name not in SKIP)
              for ext in ("json", "jsonl")}
-    files = found["json"] or found["jsonl"]
+    files = [p for p in found["json"] if _is_dev_json(p)] or found["jsonl"]
     if not files:
         raise UserError(f"no StereoSet files found in {root}: expected the published dev.json or a "
                         "one-cluster-per-line .jsonl file (in the folder or its data/)")
     return files
+
+
+def _is_dev_json(path: Path) -> bool:
+    """Whether a `.json` file has the published dev.json shape; any other JSON file in the folder (a
+    config, a results file) is not StereoSet data and must not hide the `.jsonl` next to it."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    data = raw.get("data") if isinstance(raw, dict) else None
+    return isinstance(data, dict) and any(isinstance(data.get(s), list) for s in SPLITS)
 
 
 def load(files: list[Path]) -> list[dict]:

@@ -50,7 +50,7 @@ def cache_dir(spec: TaskSpec) -> Path:
 
 def _read(spec: TaskSpec, files: list[Path], origin: str, path: Path) -> Dataset:
     fmt = data_format(spec)
-    docs = fmt.load(files)
+    docs = fmt.load(files, spec.data) if getattr(fmt, "TAKES_SPEC", False) else fmt.load(files)
     return Dataset(docs, origin, str(path), {p.name: sha256_file(p) for p in files}, fmt.describe(docs))
 
 
@@ -66,6 +66,11 @@ def load(spec: TaskSpec, data_dir: Path | None = None, sample: bool = False) -> 
     cached = cache_dir(spec)
     if (cached / IMPORT_RECORD).is_file() and not sample:
         return _read(spec, fmt.discover(cached), "imported", cached)
+    if spec.data.path is not None and not sample:
+        local = Path(spec.data.path)
+        if not local.exists():
+            raise UserError(f"task '{spec.name}': field 'data.path': {local} does not exist")
+        return _read(spec, fmt.discover(local), "task-path", local)
     if spec.data.sample:
         sample = Path(str(resources.files("bench.data") / "samples" / spec.data.sample))
         return _read(spec, [sample], "sample", sample)
@@ -79,7 +84,7 @@ def import_data(spec: TaskSpec, src: Path, origin: str | None = None) -> dict:
         raise UserError(f"import path {src}: no such file or folder")
     fmt = data_format(spec)
     files = fmt.discover(src)
-    docs = fmt.load(files)  # validates every line before anything is written
+    docs = fmt.load(files, spec.data) if getattr(fmt, "TAKES_SPEC", False) else fmt.load(files)  # validates all
     target = cache_dir(spec)
     record = {
         "task": spec.name, "format": spec.data.format, "source": origin or str(src.resolve()),
@@ -87,7 +92,7 @@ def import_data(spec: TaskSpec, src: Path, origin: str | None = None) -> dict:
         "n_items": len(docs), "description": fmt.describe(docs),
         "files": {p.name: sha256_file(p) for p in files},
         "published_sha256_mismatch": sorted(
-            name for name, digest in spec.data.source.sha256.items()
+            name for name, digest in (spec.data.source.sha256 if spec.data.source else {}).items()
             if name in {p.name for p in files} and sha256_file(next(p for p in files if p.name == name)) != digest
         ),
     }
@@ -103,7 +108,7 @@ def import_data(spec: TaskSpec, src: Path, origin: str | None = None) -> dict:
 def fetch(spec: TaskSpec, timeout: float = 30.0) -> dict:
     """Download the pinned published files, verify them, and import them."""
     src = spec.data.source
-    if not src.files:
+    if src is None or not src.files:
         raise UserError(f"task '{spec.name}' declares no downloadable files; use `qdbench data import`")
     with tempfile.TemporaryDirectory() as tmp:
         for rel in src.files:

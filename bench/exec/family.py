@@ -7,7 +7,7 @@ from itertools import groupby
 from pathlib import Path
 
 from bench.exec.local import RunOptions, evaluate
-from bench.exec.plan import Matrix, PlannedRun, plan
+from bench.exec.plan import Matrix, PlannedRun, Published, plan
 
 
 @dataclass
@@ -20,17 +20,19 @@ class FamilyRun:
     run_dirs: dict[str, Path]
 
 
-def run_matrix(matrix: Matrix, opts: RunOptions) -> list[FamilyRun]:
+def run_matrix(matrix: Matrix, per_task: dict[str, RunOptions]) -> list[FamilyRun]:
+    """Every planned run, each task with its own options (`per_task`: task name -> RunOptions), identical
+    for every model of a family."""
     from bench.compress.distill import DistillConfig, distill
     from bench.compress.variants import materialize
+    from bench.logs import route_libraries
     from bench.models.loading import resolve
     from bench.store.provenance import digest
     from bench.tasks.registry import get_task
 
-    opts = replace(opts, seed=matrix.seed, limit=matrix.limit if opts.limit is None else opts.limit,
-                   sample_data=opts.sample_data or matrix.sample_data)
     out, bases = [], {}
     runs = plan(matrix)
+    quiet = all(o.quiet for o in per_task.values())
     for (family, variant), group in groupby(runs, key=lambda r: (r.family, r.variant)):
         group: list[PlannedRun] = list(group)
         first = group[0]
@@ -39,15 +41,19 @@ def run_matrix(matrix: Matrix, opts: RunOptions) -> list[FamilyRun]:
         recipe = first.recipe
         if recipe is None:
             ref, described, recipe_hash = bases[family], None, None
+        elif isinstance(recipe, Published):
+            ref, described = resolve(recipe.model, recipe.revision), recipe.describe()
+            recipe_hash = digest(described)
         elif isinstance(recipe, DistillConfig):
-            ref = resolve(str(distill(recipe, quiet=opts.quiet)))
+            ref = resolve(str(distill(recipe, quiet=quiet)))
             described = {"method": "nds" if recipe.no_teacher else "distill", **recipe.model_dump()}
             recipe_hash = digest(described)
         else:
             ref, described, recipe_hash = materialize(bases[family], recipe), recipe.model_dump(), recipe.hash()
+        route_libraries()
         tasks = [get_task(r.task) for r in group]
-        vopts = replace(opts, run_name=first.run_name, variant={
-            "family": family, "name": variant, "recipe": described, "recipe_hash": recipe_hash})
-        dirs = evaluate(ref, tasks, vopts)
+        variant_info = {"family": family, "name": variant, "recipe": described, "recipe_hash": recipe_hash}
+        opts = [replace(per_task[t.name], run_name=first.run_name, variant=variant_info) for t in tasks]
+        dirs = evaluate(ref, tasks, opts)
         out.append(FamilyRun(family, variant, ref.path, {t.name: d for t, d in zip(tasks, dirs, strict=True)}))
     return out

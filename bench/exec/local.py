@@ -1,4 +1,10 @@
-"""Evaluate models on tasks on this machine: resumable, with a progress bar, one run folder per pair."""
+"""Evaluate models on tasks on this machine: resumable, with a progress display, one run folder per run.
+
+A run folder is `<out>/<model>/<task>/<settings>/`, where <settings> is a short hash of what determines the
+items and the answers besides the model: the item sample (limit, data files), seed, dtype, task options and
+any other result-changing option (mode, backend, ...). A sweep over any of them needs no hand-made --out;
+base and variants of a family run with the same settings share the hash, which is how comparisons find them.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-
-from tqdm import tqdm
 
 from bench import __version__
 from bench.data import store as data_store
@@ -76,12 +80,34 @@ def prepare(task: Task, opts: RunOptions) -> Prepared:
     ids = [task.item_id(d) for d in docs]
     if len(set(ids)) != len(ids):
         raise UserError(f"task '{task.name}': item ids are not unique in {dataset.path}")
-    return Prepared(task, dataset, docs, ids, task.check_docs(docs))
+    warnings = task.check_docs(docs)
+    if opts.limit is not None and opts.limit > len(dataset.docs):
+        warnings.append(f"--limit {opts.limit} asks for more items than the {dataset.origin} data holds "
+                        f"({len(dataset.docs)}); running all {len(dataset.docs)}")
+    return Prepared(task, dataset, docs, ids, warnings)
 
 
-def run_dir_for(opts: RunOptions, ref: ModelRef, task: Task) -> Path:
-    name = opts.run_name or ref.slug
-    return opts.out / name / task.name
+# RunOptions fields that do not change a run's items or answers (where and how fast it runs, what it is
+# called); every other field, present or added later, is part of the settings key.
+NOT_SETTINGS = {"out", "quiet", "chunk_items", "batch_tokens", "device", "run_name", "variant", "revision",
+                "trust_remote_code", "data_dir", "task_options", "sample_data"}
+SETTINGS_KEY_LENGTH = 10
+
+
+def run_settings(p: Prepared, opts: RunOptions) -> dict:
+    """What a base and its variants must share to be compared item by item (all but the model)."""
+    values = {k: v for k, v in dataclasses.asdict(opts).items() if k not in NOT_SETTINGS}
+    return {**{k: str(v) if isinstance(v, Path) else v for k, v in values.items()},
+            "task": p.task.name, "task_sha256": p.task.file_sha256(), "options": p.task.spec.options,
+            "data": p.dataset.files, "items": digest(p.ids), "n_items": len(p.ids)}
+
+
+def settings_key(settings: dict) -> str:
+    return digest(settings)[:SETTINGS_KEY_LENGTH]
+
+
+def run_dir_for(opts: RunOptions, ref: ModelRef, task: Task, key: str) -> Path:
+    return opts.out / (opts.run_name or ref.slug) / task.name / key
 
 
 def evaluate(ref: ModelRef, tasks: list[Task], opts: RunOptions | list[RunOptions],
@@ -93,27 +119,37 @@ def evaluate(ref: ModelRef, tasks: list[Task], opts: RunOptions | list[RunOption
     model_print = fingerprint(Path(ref.path)) if ref.kind != "hub" else {"revision": ref.revision}
     out = []
     for p, o in zip(prepared, per_task, strict=True):
-        run_dir = run_dir_for(o, ref, p.task)
+        settings = run_settings(p, o)
+        run_dir = run_dir_for(o, ref, p.task, settings_key(settings))
         key = run_key(ref, model_print, p, o)
         store = RunStore(run_dir)
-        if store.is_complete() and store.manifest().get("run_key") == key:
-            _say(o, f"{run_dir}: already complete, nothing to do")
-            out.append(run_dir)
-            continue
+        if store.is_complete():
+            if store.manifest().get("run_key") == key:
+                _say(o, f"{run_dir}: already complete, nothing to do")
+                out.append(run_dir)
+                continue
+            raise UserError(f"{run_dir} holds a finished run of another '{o.run_name or ref.slug}' (the model's "
+                            "weights or recipe changed since); remove that folder to run it again, or use "
+                            "another --out")
         if backend is None:
+            from bench.logs import route_libraries
+
             backend = HFBackend(ref, device=o.device, dtype=o.dtype, batch_tokens=o.batch_tokens,
                                 trust_remote_code=o.trust_remote_code)
-        out.append(_run_one(backend, ref, model_print, p, store, key, o))
+            route_libraries()
+        out.append(_run_one(backend, ref, model_print, p, store, key, settings, o))
     return out
 
 
-def answer(backend, requests: list) -> list:
-    """Send each kind of request to the backend method that answers it, keeping the order."""
+def answer(backend, requests: list, progress=None) -> list:
+    """Send each kind of request to the backend method that answers it, keeping the order; `progress(n)` is
+    called as the backend finishes batches (n in the backend's units, at most the number of requests)."""
     out: list = [None] * len(requests)
     for kind, method in ((LoglikelihoodRequest, "loglikelihood"), (GenerationRequest, "generate")):
         idx = [i for i, r in enumerate(requests) if isinstance(r, kind)]
         if idx:
-            for i, res in zip(idx, getattr(backend, method)([requests[i] for i in idx]), strict=True):
+            kwargs = {"progress": progress} if progress is not None else {}
+            for i, res in zip(idx, getattr(backend, method)([requests[i] for i in idx], **kwargs), strict=True):
                 out[i] = res
     return out
 
@@ -127,7 +163,9 @@ def run_key(ref: ModelRef, model_print: dict, p: Prepared, opts: RunOptions) -> 
 
 
 def _run_one(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepared, store: RunStore, key: str,
-             opts: RunOptions) -> Path:
+             settings: dict, opts: RunOptions) -> Path:
+    from bench.exec.progress import ItemProgress
+
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     store.begin(key)
@@ -135,19 +173,19 @@ def _run_one(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepared, 
     todo = [(i, d) for i, d in zip(p.ids, p.docs, strict=True) if i not in done]
     for w in p.warnings:
         _say(opts, f"note: {p.task.name}: {w}")
-    bar = tqdm(total=len(p.ids), initial=len(p.ids) - len(todo), desc=f"{opts.run_name or ref.slug} · {p.task.name}",
-               unit="item", disable=opts.quiet, file=sys.stderr, dynamic_ncols=True)
-    for start in range(0, len(todo), opts.chunk_items):
-        chunk = todo[start:start + opts.chunk_items]
-        reqs = [p.task.requests(d) for _, d in chunk]
-        flat = answer(backend, [r for rs in reqs for r in rs])
-        rows, k = [], 0
-        for (_, doc), rs in zip(chunk, reqs, strict=True):
-            rows.append(p.task.record(doc, flat[k:k + len(rs)]))
-            k += len(rs)
-        store.append(rows)
-        bar.update(len(chunk))
-    bar.close()
+    label = f"{opts.run_name or ref.slug} · {p.task.name}"
+    with ItemProgress(label, total=len(p.ids), done=len(p.ids) - len(todo), quiet=opts.quiet) as bar:
+        for start in range(0, len(todo), opts.chunk_items):
+            chunk = todo[start:start + opts.chunk_items]
+            reqs = [p.task.requests(d) for _, d in chunk]
+            flat_reqs = [r for rs in reqs for r in rs]
+            flat = answer(backend, flat_reqs, bar.within(len(chunk), len(flat_reqs)))
+            rows, k = [], 0
+            for (_, doc), rs in zip(chunk, reqs, strict=True):
+                rows.append(p.task.record(doc, flat[k:k + len(rs)]))
+                k += len(rs)
+            store.append(rows)
+            bar.finish_chunk(len(chunk))
     records = store.items_in_order(p.ids)
     metrics = p.task.metrics(records)
     wall = time.perf_counter() - t0
@@ -168,6 +206,8 @@ def _run_one(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepared, 
         "data": {**p.dataset.provenance(), "n_items_available": len(p.dataset.docs), "n_items": len(p.ids),
                  "limit": opts.limit, "items_sha256": digest(p.ids)},
         "settings": {"batch_tokens": opts.batch_tokens, "chunk_items": opts.chunk_items},
+        "settings_key": settings_key(settings),
+        "run_settings": settings,
         "seed": opts.seed,
         "libraries": libraries(),
         "hardware": hardware(backend.device),

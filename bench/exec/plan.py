@@ -1,7 +1,12 @@
 """Matrices (`configs/matrices/*.yaml`): base models × their variants × tasks, turned into a list of runs.
 
 Every run of a family shares the task list, item sample, seed and settings, so base and variants are
-evaluated on identical items and can be compared item by item.
+evaluated on identical items and can be compared item by item. A family is a base with recipes and
+distilled students, or a published family (`published: configs/families/X.yaml`): a teacher and the
+students published from it, each loaded with its own tokenizer; their items are the same (the sample
+depends on the data, the limit and the seed only), so they pair wherever the data is shared.
+
+Any other top-level field is a run option (the `qdbench run` flags; see bench/cli/options.py).
 """
 
 from __future__ import annotations
@@ -10,27 +15,33 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bench.compress.distill import DistillConfig, parse_config
-from bench.compress.recipes import Recipe, load_recipe
+from bench.compress.recipes import Calibration, Recipe, load_recipe
 from bench.configio import read_mapping, validate
 from bench.errors import UserError
+from bench.exec.suite import SuiteTask, load_suite
+from bench.paths import repo_root
+
+NAME = r"^[A-Za-z0-9][\w.-]*$"
 
 
 class DistilledVariant(BaseModel):
     """A student distilled from the family's base (the teacher): `distill` holds DistillConfig fields."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(pattern=r"^[A-Za-z0-9][\w.-]*$")
+    name: str = Field(pattern=NAME)
     distill: dict
 
 
 class Family(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    base: str = Field(description="builtin:NAME, a local folder or a hub id")
+    base: str | None = Field(None, description="builtin:NAME, a local folder or a hub id")
     revision: str | None = None
-    name: str | None = Field(None, pattern=r"^[A-Za-z0-9][\w.-]*$", description="family name; default from base")
+    published: str | None = Field(None, description="a published family: a file in configs/families/ (by "
+                                                     "name or path); its teacher is the base")
+    name: str | None = Field(None, pattern=NAME, description="family name; default from base")
     variants: list[str | DistilledVariant] = Field(
         default_factory=list, description="recipe names or YAML paths, or {name, distill: {...}} students")
 
@@ -42,32 +53,74 @@ class Family(BaseModel):
             raise ValueError("variants are listed more than once")
         return v
 
+    @model_validator(mode="after")
+    def _one_base(self) -> Family:
+        if (self.base is None) == (self.published is None):
+            raise ValueError("give either `base` (a model) or `published` (a configs/families file)")
+        if self.published is not None and self.revision is not None:
+            raise ValueError("field 'revision': a published family pins its own revisions")
+        return self
+
     def family_name(self) -> str:
-        return self.name or re.sub(r"[^\w.-]+", "-", self.base.removeprefix("builtin:").rstrip("/")
+        return self.name or re.sub(r"[^\w.-]+", "-", (self.base or "").removeprefix("builtin:").rstrip("/")
                                    .split("/")[-1]).strip("-") or "model"
 
 
 class Matrix(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")  # run options, validated against the `qdbench run` flags
     name: str
     description: str = ""
     families: list[Family] = Field(min_length=1)
-    tasks: list[str] = Field(min_length=1)
-    limit: int | None = Field(None, gt=0)
-    sample_data: bool = Field(False, description="use the tasks' shipped samples even where data was imported")
-    seed: int = 1234
+    tasks: dict[str, SuiteTask] = Field(default_factory=dict, description="task names, or name: {limit, options}")
+    suite: str | None = Field(None, description="a suite (configs/suites/ name or path): its tasks and limits")
+    calibration: Calibration | None = Field(None, description="calibration data for every calibrated recipe of "
+                                                              "the matrix, replacing the recipes' own")
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _task_list(cls, v):
+        if isinstance(v, list):
+            return {name: {} for name in v}
+        return {k: x if x is not None else {} for k, x in v.items()} if isinstance(v, dict) else v
+
+    @model_validator(mode="after")
+    def _some_tasks(self) -> Matrix:
+        if not self.tasks and not self.suite:
+            raise ValueError("field 'tasks': give a list of task names (or name: {limit, options}), or a `suite`")
+        return self
+
+    def run_fields(self) -> dict:
+        return dict(self.model_extra or {})
+
+    def task_entries(self) -> dict[str, SuiteTask]:
+        """The suite's tasks, then the matrix's own (which win for a task in both)."""
+        entries = dict(load_suite(self.suite).tasks) if self.suite else {}
+        entries.update(self.tasks)
+        return entries
+
+
+@dataclass(frozen=True)
+class Published:
+    """A published checkpoint that is a member of a family (a distilled student), loaded as it is."""
+
+    model: str
+    revision: str | None
+    method: str
+
+    def describe(self) -> dict:
+        return {"method": "published", "model": self.model, "revision": self.revision, "how": self.method}
 
 
 @dataclass(frozen=True)
 class PlannedRun:
-    """One (model, variant, task) evaluation; `recipe` is a quantization Recipe, a DistillConfig, or None for
-    the base model itself."""
+    """One (model, variant, task) evaluation; `recipe` is a quantization Recipe, a DistillConfig, a Published
+    member, or None for the base model itself."""
 
     family: str
     base: str
     revision: str | None
     variant: str
-    recipe: Recipe | DistillConfig | None
+    recipe: Recipe | DistillConfig | Published | None
     task: str
 
     @property
@@ -81,30 +134,52 @@ def load_matrix(path: Path) -> Matrix:
     return validate(Matrix, raw, f"matrix file {path}")
 
 
+def family_path(name_or_path: str) -> Path:
+    path = Path(name_or_path).expanduser()
+    if not path.suffix and not path.exists():
+        path = repo_root() / "configs" / "families" / f"{name_or_path}.yaml"
+    return path
+
+
+def _published(fam: Family) -> tuple[str, str, str | None, list[tuple[str, Published]]]:
+    from bench.compress.families import load_family
+
+    config = load_family(family_path(fam.published))
+    members = [(s.name, Published(s.id, s.revision, s.method)) for s in config.students]
+    return fam.name or config.name, config.teacher.id, config.teacher.revision, members
+
+
 def plan(matrix: Matrix) -> list[PlannedRun]:
     """Every run the matrix asks for, base first in each family; recipes and tasks are checked up front."""
-    from bench.tasks.registry import get_tasks
+    from bench.tasks.registry import get_task
 
-    tasks = [t.name for t in get_tasks(",".join(matrix.tasks))]
-    names = [f.family_name() for f in matrix.families]
-    if len(set(names)) != len(names):
-        raise UserError(f"matrix '{matrix.name}': two families share a name; give each a distinct `name`")
-    runs = []
-    for fam, fname in zip(matrix.families, names, strict=True):
-        variants = []
+    tasks = [get_task(name).name for name in matrix.task_entries()]
+    runs, names = [], []
+    for fam in matrix.families:
+        if fam.published is not None:
+            fname, base, revision, variants = _published(fam)
+        else:
+            fname, base, revision, variants = fam.family_name(), fam.base, fam.revision, []
         for v in fam.variants:
             if isinstance(v, str):
                 recipe = load_recipe(v)
+                if matrix.calibration is not None and recipe.calibrated:
+                    recipe = recipe.model_copy(update={"calibration": matrix.calibration})
                 variants.append((recipe.name, recipe))
             else:
-                teacher = {"teacher": fam.base, "teacher_revision": fam.revision}
+                teacher = {"teacher": base, "teacher_revision": revision}
                 try:
                     variants.append((v.name, parse_config({**v.distill, **teacher})))
                 except UserError as e:
                     raise UserError(f"matrix '{matrix.name}', variant '{v.name}': {e}") from None
         if "base" in {name for name, _ in variants}:
             raise UserError(f"matrix '{matrix.name}': a variant may not be called 'base'")
+        if len({name for name, _ in variants}) != len(variants):
+            raise UserError(f"matrix '{matrix.name}', family '{fname}': two variants share a name")
+        names.append(fname)
         for name, recipe in [("base", None), *variants]:
             for task in tasks:
-                runs.append(PlannedRun(fname, fam.base, fam.revision, name, recipe, task))
+                runs.append(PlannedRun(fname, base, revision, name, recipe, task))
+    if len(set(names)) != len(names):
+        raise UserError(f"matrix '{matrix.name}': two families share a name; give each a distinct `name`")
     return runs

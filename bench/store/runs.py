@@ -12,13 +12,16 @@ import os
 import shutil
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.errors import UserError
 from bench.store.atomic import write_json, write_with
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MANIFEST, ITEMS, METRICS, WORK, PLAN = "manifest.json", "items.parquet", "metrics.json", ".work", "plan.json"
 
@@ -84,6 +87,8 @@ class RunStore:
         _fault("part-done")
 
     def items(self) -> pd.DataFrame:
+        import pandas as pd
+
         parts = self.parts()
         return pd.concat([pq.read_table(p).to_pandas() for p in parts], ignore_index=True) if parts else \
             pd.DataFrame()
@@ -103,8 +108,9 @@ class RunStore:
         shutil.rmtree(self.work, ignore_errors=True)
 
 
-def load_run(run_dir: Path) -> tuple[dict, dict, pd.DataFrame]:
-    """manifest, metrics and items of a finished run; a clear error otherwise."""
+def load_run(run_dir: Path, items: bool = True) -> tuple[dict, dict, pd.DataFrame | None]:
+    """manifest, metrics and items of a finished run; a clear error otherwise. With `items=False` the items
+    file is only checked to be readable parquet (no pandas: for commands that print summaries)."""
     store = RunStore(run_dir)
     if not store.is_complete():
         if store.work.is_dir():
@@ -118,6 +124,11 @@ def load_run(run_dir: Path) -> tuple[dict, dict, pd.DataFrame]:
     if not (run_dir / ITEMS).is_file():
         raise UserError(f"{run_dir / ITEMS}: missing; the run folder is damaged: remove it and run again")
     try:
+        if not items:
+            pq.read_metadata(run_dir / ITEMS)
+            return manifest, metrics, None
+        import pandas as pd
+
         items = pd.read_parquet(run_dir / ITEMS)
     except (OSError, pa.ArrowException) as e:
         raise UserError(f"{run_dir / ITEMS}: cannot read the run's items ({str(e).splitlines()[0]}); the run "

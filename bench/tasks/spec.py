@@ -28,8 +28,12 @@ class Source(Strict):
 
 class DataSpec(Strict):
     format: str
-    source: Source
+    source: Source | None = None
     sample: str | None = None
+    path: str | None = Field(None, description="a local data file or folder (relative to the task file): "
+                                               "tasks kept outside the package name their data here")
+    fields: dict[str, str] = Field(default_factory=dict, description="format 'generic': task field -> column "
+                                                                      "or dotted key of the file")
 
 
 class PromptSpec(Strict):
