@@ -7,8 +7,9 @@ import re
 import shutil
 from pathlib import Path
 
-from bench.cli.main import main
 from conftest import the_run
+
+from bench.cli.main import main
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 

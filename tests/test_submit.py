@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import the_run
 
 from bench.cli.main import main
-from conftest import the_run
 
 
 def _copy(family_runs: Path, dst: Path) -> Path:
