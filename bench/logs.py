@@ -15,7 +15,7 @@ from pathlib import Path
 
 LIBRARY_LOGGERS = ("transformers", "torch", "llmcompressor", "compressed_tensors", "datasets", "accelerate",
                    "huggingface_hub", "bitsandbytes", "detoxify", "urllib3", "filelock", "fsspec", "matplotlib")
-_state: dict = {"path": None, "handler": None, "loguru_sink": None}
+_state: dict = {"path": None, "handler": None, "loguru_sink": None, "new": ()}
 
 
 def silence_progress_bars() -> None:
@@ -57,6 +57,7 @@ def log_to(path: Path) -> Path:
     if _state["handler"] is not None:
         root.removeHandler(_state["handler"])
         _state["handler"].close()
+    _state["new"] = tuple(p for p in (path.parent, path) if not p.exists())
     handler = _LazyFile(path, delay=True, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
@@ -105,6 +106,18 @@ def route_libraries() -> None:
                        delay=True)
             _state["loguru_sink"] = _state["path"]
         logger.enable("llmcompressor")
+
+
+def discard_new_log() -> None:
+    """A refused command leaves nothing behind: remove the log file (and its folder) if this command made them
+    and the folder holds nothing else."""
+    if _state["handler"] is not None:
+        _state["handler"].close()
+    for p in reversed(_state["new"]):
+        try:
+            p.unlink() if p.is_file() else p.rmdir()
+        except OSError:
+            return
 
 
 def log_path() -> Path | None:

@@ -1,6 +1,5 @@
 """BBQ metrics against the paper's definitions on hand-computed cases."""
 
-import math
 
 import pandas as pd
 import pytest
@@ -41,7 +40,7 @@ def test_all_unknown_answers_make_bias_undefined_not_zero():
     df = items([("ambig", 2, 2, 2, 0), ("ambig", 2, 2, 2, 1), ("disambig", 2, 0, 2, 0)])
     m = bbq_metrics(df)
     assert m["accuracy_ambig"] == 1.0
-    assert math.isnan(m["bias_score_ambig"]) and math.isnan(m["bias_score_disambig"])
+    assert m["bias_score_ambig"] is None and m["bias_score_disambig"] is None  # undefined, not 0
 
 
 def test_no_unknown_answers():

@@ -187,7 +187,7 @@ def test_import_real_bbq_and_run(tmp_path):
 
 
 def test_demo_runs_base_and_two_quantized_variants_on_the_same_items(tmp_path):
-    result = cli("demo", "--out", str(tmp_path))
+    result = cli("demo", "--quick", "--out", str(tmp_path), "--resamples", "200")
     assert result.returncode == 0, result.stderr
     assert "MEANINGLESS" in result.stdout
     ids = {}
@@ -199,3 +199,8 @@ def test_demo_runs_base_and_two_quantized_variants_on_the_same_items(tmp_path):
         assert manifest["data"]["origin"] == "sample"
         ids[variant] = pd.read_parquet(run_dir / "items.parquet")["item_id"].tolist()
     assert ids["base"] == ids["gptq-w4a16"] == ids["rtn-w8a16"]
+    assert "answer flips" in result.stdout and "significantly affected category" in result.stdout
+    doc = json.loads((tmp_path / "compare" / "tiny-llama" / "compare.json").read_text())
+    assert [c["variant"]["label"] for c in doc["comparisons"]] == ["gptq-w4a16", "rtn-w8a16"]
+    for c in doc["comparisons"]:
+        assert c["variant"]["label"] + ": " in result.stdout  # one verdict line per variant

@@ -13,7 +13,6 @@ import pytest
 
 from bench.cli.main import main
 from bench.compare import pairing, report
-from bench.compare.bbq import COMPARATOR
 from bench.compare.family import find_family
 from bench.errors import UserError
 from bench.metrics import bbq as bbq_metrics
@@ -42,7 +41,7 @@ def write_run(path: Path, items: pd.DataFrame, **over) -> Path:
     store = RunStore(path)
     store.begin("key")
     store.append(items.to_dict("records"))
-    metrics = metrics_doc("bbq", items, bbq_metrics.compute, ["category"])
+    metrics = metrics_doc("bbq", items, bbq_metrics.METRICS, ["category"], n_resamples=50)
     store.finalize(store.items_in_order(list(items["item_id"])), metrics, _merge(MANIFEST, over))
     return path
 
@@ -157,7 +156,7 @@ def test_hand_computed_flips_and_mcnemar(tmp_path):
     assert t["overall"][1][:3] == [0, 1, 1]
     assert t["overall"][2][:3] == [1, 0, 0]
     acc = by_name(c)["accuracy_ambig"]["overall"]
-    assert acc["discordant"] == {"base_only_correct": 2, "variant_only_correct": 1}
+    assert acc["discordant"] == {"base_only": 2, "variant_only": 1, "eligible": 6}
     assert acc["p_value"] == pytest.approx(1.0)  # exact binomial, 1 of 3 discordant
     assert acc["delta"] == pytest.approx(2 / 6 - 3 / 6)
     # s_AMB by hand: base acc 3/6, biased 2 of 3 non-unknown -> (1-.5)*(2*2/3-1); variant 2/6, 3 of 4
@@ -181,7 +180,8 @@ def test_planted_effect_found_and_null_groups_not(tmp_path):
         assert m[name]["n_significant_groups"]["category"] == 1
         assert groups["C"]["ci_low"] <= groups["C"]["delta"] <= groups["C"]["ci_high"]
     assert m["bias_score_ambig"]["by_group"]["category"]["C"]["delta"] > 0.2
-    assert m["bias_score_ambig"]["ci"] == "paired_bootstrap_stratified"
+    assert m["bias_score_ambig"]["resampling"] == "items within category"
+    assert m["bias_score_ambig"]["test"] == "paired_permutation" and m["accuracy"]["test"] == "mcnemar_exact"
     assert not m["accuracy_disambig"]["overall"]["significant"]
     assert c["flips"]["by_group"]["category"]["C"]["became_biased"] >= target.sum()
 
@@ -196,9 +196,8 @@ def test_null_false_positive_rate_is_controlled(tmp_path):
     for sim in range(20):
         var = redraw(base, 0.3, seed=100 + sim)
         p.variant_items = var
-        cb, cv = COMPARATOR.columns(base), COMPARATOR.columns(var)
-        metric = next(m for m in COMPARATOR.metrics if m.name == "bias_score_ambig")
-        hits += report.compare_metric(metric, p, cb, cv, fields, cfg)["n_significant_groups"]["category"] > 0
+        metric = next(m for m in bbq_metrics.METRICS if m.name == "bias_score_ambig")
+        hits += report.compare_metric(metric, p, fields, cfg)["n_significant_groups"]["category"] > 0
     assert hits <= 3
 
 
@@ -234,20 +233,24 @@ def test_cli_writes_schema_and_plots(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["compare", str(b), str(v), "--out", str(out), "--resamples", "200", "--correction", "bh"]) == 0
     text = capsys.readouterr().out
-    assert "bias_score_ambig" in text and "p (bh)" in text and "answer flips" in text and "category=C" in text
+    assert "bias_score_ambig (permutation)" in text and "p bh" in text and "answer flips" in text
+    assert "category=C" in text and "accuracy (McNemar)" in text
+    assert all(len(line) <= 120 for line in text.splitlines() if not line.startswith("wrote "))
+    assert any(line.rstrip().endswith("MDE") for line in text.splitlines())  # the last column is never cropped
     doc = _no_nan((out / "compare.json").read_text())
     assert doc["schema"] == "qdbench.compare/1"
-    assert doc["settings"] == {"n_resamples": 200, "seed": 0, "confidence": 0.95, "alpha": 0.05, "correction": "bh"}
+    assert doc["settings"] == {"n_resamples": 200, "seed": 0, "confidence": 0.95, "alpha": 0.05, "correction": "bh",
+                               "power": 0.8}
     (c,) = doc["comparisons"]
     assert c["variant"]["label"] == "w4" and c["base"]["run"] == str(b) and c["group_fields"] == ["category"]
-    assert [m["name"] for m in c["metrics"]] == list(bbq_metrics.NAMES)
+    assert [m["name"] for m in c["metrics"]] == [m.name for m in bbq_metrics.METRICS]
     row = c["metrics"][0]["overall"]
     assert set(row) >= {"n_items", "base", "variant", "delta", "ci_low", "ci_high", "p_value", "p_adjusted",
-                        "significant", "n_undefined_resamples"}
+                        "significant", "n_undefined_resamples", "se", "mde", "discordant", "mde_discordant"}
     assert set(c["metrics"][0]["by_group"]["category"]) == {"A", "B", "C", "D"}
     assert c["flips"]["transitions"]["by_subset"].keys() == {"ambig", "disambig"}
-    plots = c["plots"]["deltas"] + c["plots"]["transitions"]
-    assert len(plots) == 4
+    plots = c["plots"]["forest"] + c["plots"]["size"] + c["plots"]["transitions"]
+    assert len(plots) == 6
     for path in map(Path, plots):
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" if path.suffix == ".png" else b"<svg" in data[:500]
@@ -279,6 +282,19 @@ def test_family_discovery(tmp_path, capsys):
     assert main(["compare", "--family", "fam", "--runs", str(runs), "--resamples", "100", "--no-plots"]) == 0
     doc = _no_nan((runs / "compare" / "fam" / "compare.json").read_text())
     assert [c["variant"]["label"] for c in doc["comparisons"]] == ["w4", "w8"]
+    for name in ("compare.csv", "compare.parquet", "compare.md", "compare.tex"):
+        assert (runs / "compare" / "fam" / name).is_file()
+    # a task this checkout does not define is reported as skipped; the others are still compared, exit 0
+    write_run(runs / "fam" / "base" / "gone", base, variant={"family": "fam", "name": "base"}, task={"name": "gone"})
+    write_run(runs / "fam" / "w4" / "gone", base, variant={"family": "fam", "name": "w4"}, task={"name": "gone"})
+    capsys.readouterr()
+    assert main(["compare", "--family", "fam", "--runs", str(runs), "--resamples", "50", "--no-plots",
+                 "--format", "md"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("| task | variant | metric |") and "gone · w4: skipped — task 'gone' is not defined" in text
+    doc = _no_nan((runs / "compare" / "fam" / "compare.json").read_text())
+    assert [c["task"] for c in doc["comparisons"] if c["skipped"]] == ["gone"]
+    assert sum(1 for c in doc["comparisons"] if c["task"] == "bbq" and c["metrics"]) == 2
     with pytest.raises(UserError, match="families found: fam, other"):
         find_family(runs, "nope")
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bench.compress.recipes import available, check_group_size, load_recipe, parse_recipe
+from bench.compress.recipes import available, group_sizes, load_recipe, parse_recipe
 from bench.errors import UserError
 
-SHIPPED = {"rtn-w8a16", "rtn-w4a16", "gptq-w8a16", "gptq-w4a16", "gptq-w3a16", "gptq-w2a16", "awq-w4a16",
+SHIPPED = {"rtn-w8a16", "rtn-w4a16", "rtn-w3a16", "gptq-w8a16", "gptq-w4a16", "gptq-w3a16", "gptq-w2a16", "awq-w4a16",
            "smoothquant-w8a8", "fp8-dynamic", "bnb-nf4", "bnb-int8"}
-TINY = {"hidden_size": 256, "intermediate_size": 512, "num_attention_heads": 4}
 
 
 def test_every_shipped_recipe_loads():
@@ -55,22 +54,30 @@ def test_unknown_recipe_lists_the_shipped_ones():
         load_recipe("gptq-w5")
 
 
-def test_group_size_must_divide_every_input_dimension():
-    check_group_size(load_recipe("gptq-w4a16"), TINY, "tiny")
-    r = parse_recipe({"name": "g96", "method": "rtn", "weight_bits": 4, "group_size": 96})
-    with pytest.raises(UserError, match="group_size 96 does not divide hidden_size=256, intermediate_size=512"):
-        check_group_size(r, TINY, "tiny")
-    r = parse_recipe({"name": "g512", "method": "rtn", "weight_bits": 4, "group_size": 512})
-    with pytest.raises(UserError, match="hidden_size=256"):
-        check_group_size(r, TINY, "tiny")
+def test_group_size_falls_back_to_a_power_of_two_that_divides_the_layer():
+    smollm2 = {"layers.0.self_attn.q_proj": 576, "layers.0.self_attn.o_proj": 576, "layers.0.mlp.down_proj": 1536}
+    assert group_sizes(load_recipe("gptq-w4a16"), smollm2) == {
+        "layers.0.self_attn.q_proj": 64, "layers.0.self_attn.o_proj": 64, "layers.0.mlp.down_proj": 128}
+    assert group_sizes(load_recipe("gptq-w8a16"), smollm2) == dict.fromkeys(smollm2)  # per channel
+    g96 = parse_recipe({"name": "g96", "method": "rtn", "weight_bits": 4, "group_size": 96})
+    assert group_sizes(g96, {"a": 288, "b": 256, "c": 96}) == {"a": 96, "b": 64, "c": 96}
+
+
+def test_group_size_nothing_divides_names_the_layer_and_dimension():
+    with pytest.raises(UserError, match=r"recipe 'gptq-w4a16': layer 'x.up' has input dimension 200, which no group "
+                                        r"size of 128, 64, 32 divides.*group_size: null"):
+        group_sizes(load_recipe("gptq-w4a16"), {"x.q": 256, "x.up": 200})
+    g24 = parse_recipe({"name": "g24", "method": "rtn", "weight_bits": 4, "group_size": 24})
+    with pytest.raises(UserError, match="dimension 256, which no group size of 24 divides"):
+        group_sizes(g24, {"a": 256})
 
 
 def test_group_size_error_before_anything_is_written(tiny_model_dir, qdbench_home):
     from bench.compress.variants import materialize
     from bench.models.loading import resolve
 
-    r = parse_recipe({"name": "g96", "method": "gptq", "weight_bits": 4, "group_size": 96})
-    with pytest.raises(UserError, match="group_size 96"):
+    r = parse_recipe({"name": "g24", "method": "gptq", "weight_bits": 4, "group_size": 24})
+    with pytest.raises(UserError, match=r"layer 'model.layers.0.self_attn.q_proj' has input dimension 256"):
         materialize(resolve("builtin:tiny-llama"), r, qdbench_home / "v-bad")
     assert not (qdbench_home / "v-bad").exists()
 

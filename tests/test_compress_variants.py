@@ -18,8 +18,8 @@ from bench.models.loading import ModelRef, load_causal_lm, resolve  # noqa: E402
 
 # Small calibration keeps the whole file fast; the recipes are otherwise the shipped ones.
 SMALL_CALIBRATION = {"source": "builtin", "samples": 8, "seq_len": 32, "seed": 7}
-METHODS = ["rtn-w8a16", "rtn-w4a16", "gptq-w8a16", "gptq-w4a16", "gptq-w2a16", "awq-w4a16", "smoothquant-w8a8",
-           "fp8-dynamic", "bnb-nf4", "bnb-int8"]
+METHODS = ["rtn-w8a16", "rtn-w4a16", "rtn-w3a16", "gptq-w8a16", "gptq-w4a16", "gptq-w2a16", "awq-w4a16",
+           "smoothquant-w8a8", "fp8-dynamic", "bnb-nf4", "bnb-int8"]
 TEXTS = ["The old man walked slowly to the market before noon.", "Where did the teacher put the blue bicycle?",
          "A basket of apples sat by the kitchen door while it rained."]
 

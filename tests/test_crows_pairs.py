@@ -44,7 +44,7 @@ def test_norm_variant_uses_mean_per_token():
 
 def test_empty_is_undefined():
     out = m.compute(frame([]))
-    assert all(np.isnan(v) for v in out.values())
+    assert all(v is None for v in out.values())  # undefined (null), not 0
 
 
 def paper_metric(rows: list[dict], score) -> dict:

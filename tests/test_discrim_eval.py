@@ -86,7 +86,8 @@ def test_undefined_fits_give_none_not_a_crash():
 def test_compute_reports_intervals_per_level():
     out = discrim.compute(simulate(n_questions=4))
     for name in discrim.score_names():
-        assert out[f"{name}_lo"] < out[name] < out[f"{name}_hi"]
+        assert out[f"{name}_mixedlm_lo"] < out[f"{name}_mixedlm"] < out[f"{name}_mixedlm_hi"]
+        assert out[name] == pytest.approx(out[f"{name}_mixedlm"], abs=1e-4)  # balanced: fixed effects = MixedLM
 
 
 def line(**over) -> dict:

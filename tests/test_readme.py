@@ -22,7 +22,7 @@ def first_steps() -> list[list[str]]:
     commands = []
     for line in block.splitlines():
         line = line.split("  #", 1)[0].strip()
-        if not line or line.startswith("source "):
+        if not line or line.startswith("source ") or line == "make setup":
             continue
         words = shlex.split(line)
         if words == ["make", "demo"]:

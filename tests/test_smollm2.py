@@ -100,3 +100,12 @@ def test_a_killed_build_leaves_no_model_and_its_leftovers_are_cleared(monkeypatc
     assert builtin.materialize("tiny-llama-small") == final
     assert (final / "config.json").is_file() and not stale.exists()
     assert builtin.about(final)["random"] is True
+
+
+def test_the_demo_matrix_is_the_real_model_with_gptq4_and_an_aggressive_variant():
+    from bench.exec.plan import load_matrix, plan
+    from bench.paths import repo_root
+
+    runs = plan(load_matrix(repo_root() / "configs" / "matrices" / "demo.yaml"))
+    assert [(r.variant, r.task) for r in runs] == [("base", "bbq"), ("gptq-w4a16", "bbq"), ("rtn-w3a16", "bbq")]
+    assert runs[0].run_name == "smollm2-135m/base"

@@ -58,7 +58,7 @@ def test_mean_rule_differs_from_sum_rule():
 
 def test_empty_is_undefined():
     out = m.compute(frame([]))
-    assert np.isnan(out["ss"]) and np.isnan(out["icat"])
+    assert out["ss"] is None and out["icat"] is None  # undefined (null), not 0
 
 
 def official_scores(clusters: list[dict], scores: dict[str, float]) -> dict:

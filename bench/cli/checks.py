@@ -16,4 +16,7 @@ def out_folder(path: Path | None, flag: str = "--out") -> None:
             if not p.is_dir():
                 where = "" if p == Path(path).absolute() else f" ({p} is a file)"
                 raise UserError(f"{flag} {path}: expected a folder or a path that does not exist, not a file{where}")
-            return
+            break
+    from bench.safepath import check_writable
+
+    check_writable(path, flag)

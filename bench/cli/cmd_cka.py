@@ -55,7 +55,6 @@ def cka(args) -> int:
     from bench.cli.checks import out_folder
     from bench.cli.render import console
     from bench.compare.cka import MIN_ITEMS, SCHEMA, cka_by_layer, hidden_states
-    from bench.compare.registry import COMPARATORS
     from bench.data import store as data_store
     from bench.data.sampling import stratified_sample
     from bench.models.hf import pick_device
@@ -75,9 +74,8 @@ def cka(args) -> int:
     docs = [dataset.docs[i] for i in keep]
     frame = probe_frame(task, docs)
     subsets = {"all": np.ones(len(docs), bool)}
-    comp = COMPARATORS[task.name]() if task.name in COMPARATORS else None
-    if comp is not None and comp.probe_subsets is not None:
-        subsets.update({k: np.asarray(v, bool) for k, v in comp.probe_subsets(frame).items()})
+    if hasattr(task.hooks, "probe_subsets"):
+        subsets.update({k: np.asarray(v, bool) for k, v in task.hooks.probe_subsets(frame).items()})
     texts = [task.render(d) for d in docs]
     dtype = args.dtype if args.dtype != "auto" else ("bfloat16" if device.startswith("cuda") else "float32")
 

@@ -1,12 +1,16 @@
 """qdbench compare BASE_RUN VARIANT_RUN... | qdbench compare --family F --runs RUNS_DIR
 
-Paired comparison of variants against their base: deltas with bootstrap intervals, p-values, corrected
-significance per group, answer flips; writes compare.json (schema qdbench.compare/1) and plots.
+Paired comparison of variants against their base for every metric a task declares: deltas with paired
+bootstrap intervals, the p of the test each metric names, corrected significance per group, minimum detectable
+effects, answer flips; writes compare.json (schema qdbench.compare/1), the long table (compare.csv,
+compare.parquet, compare.md, compare.tex) and figures (per-group forest plots, Δ against model size).
+A pair whose task declares no metrics is reported as skipped; the others are still compared.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 from bench.errors import UserError
@@ -25,6 +29,11 @@ def add_parser(sub) -> None:
     p.add_argument("--correction", choices=("holm", "bh"), default="holm",
                    help="across the groups of a metric: Holm-Bonferroni (default) or Benjamini-Hochberg")
     p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--power", type=float, default=0.8, help="power for the minimum detectable effects (default 0.8)")
+    p.add_argument("--format", choices=("terminal", "md", "latex", "csv", "json"), default="terminal",
+                   help="what to print: tables (default), or the long table as Markdown, LaTeX or CSV, or the "
+                        "JSON document; all of compare.json/.csv/.parquet/.md/.tex are written either way")
+    p.add_argument("--all-metrics", action="store_true", help="print every metric, not only the headline ones")
     p.add_argument("--no-plots", action="store_true")
     p.set_defaults(func=compare)
 
@@ -52,19 +61,51 @@ def plan(args) -> tuple[list[tuple[Path, Path]], Path]:
     return [(args.runs[0], v) for v in args.runs[1:]], args.out or Path("compare")
 
 
+def sizes_of(runs) -> dict[str, dict]:
+    """Variant label -> method, bits per parameter and bytes of its model folder (None where unknown)."""
+    from bench.cli.summary import model_size
+
+    out = {}
+    for run in runs:
+        model = run.manifest.get("model") or {}
+        try:
+            bits, size, method = model_size(str(model.get("path") or model.get("spec") or ""))
+        except (OSError, ValueError, KeyError):
+            bits, size, method = None, None, None
+        if method == "none":
+            method = None if (run.manifest.get("variant") or {}).get("name") not in (None, "base") else "base"
+        out[run.label] = {"method": method, "bits_per_param": bits, "bytes": size}
+    return out
+
+
+def cross_task(paired, cfg) -> list[dict]:
+    """The MNLI − HANS gap of every variant that has both an MNLI and a HANS comparison."""
+    from bench.compare import report
+
+    by = {(p.task, p.variant.label): p for p in paired}
+    out = []
+    for (task, label), mnli in sorted(by.items()):
+        hans = by.get(("hans", label))
+        if task == "mnli" and hans is not None and report.task_hooks("mnli") and report.task_hooks("hans"):
+            out.append(report.nli_gap(mnli, hans, cfg))
+    return out
+
+
 def compare(args) -> int:
     if args.resamples < 1:
         raise UserError(f"--resamples must be positive (got {args.resamples})")
     if not 0 < args.alpha < 1:
         raise UserError(f"--alpha must lie in (0, 1) (got {args.alpha})")
+    if not 0 < args.power < 1:
+        raise UserError(f"--power must lie in (0, 1) (got {args.power})")
     from bench.cli.checks import out_folder
-    from bench.compare import pairing, report
+    from bench.compare import pairing, report, table
     from bench.compare.render import print_comparison
     from bench.store.atomic import write_json
 
     pairs, out = plan(args)
     out_folder(out)
-    cfg = report.settings(args.resamples, args.seed, args.correction, alpha=args.alpha)
+    cfg = report.settings(args.resamples, args.seed, args.correction, alpha=args.alpha, power=args.power)
     cache: dict[Path, pairing.Run] = {}
 
     def run(path: Path) -> pairing.Run:
@@ -74,23 +115,61 @@ def compare(args) -> int:
         return cache[key]
 
     paired = [pairing.pair(run(b), run(v)) for b, v in pairs]  # every refusal before any work or output
+    terminal = args.format == "terminal"
     comparisons = []
     for p in paired:
         comparison = report.compare_pair(p, cfg)
-        print_comparison(comparison, cfg)
+        comparison["excluded_nonfinite"] = p.excluded_nonfinite
+        if p.excluded_nonfinite:
+            print(f"note: {p.excluded_nonfinite} items with non-finite scores in {p.base.path} or {p.variant.path} "
+                  "are left out of this comparison", file=sys.stderr)
+        if terminal:
+            print_comparison(comparison, cfg, args.all_metrics)
         comparisons.append(comparison)
+    crossed = cross_task(paired, cfg)
+    sizes = sizes_of(list(cache.values()))
     if not args.no_plots:
-        from bench.compare.plots import plot_deltas, plot_transitions
+        from bench.compare.plots import plot_forest, plot_size_effect, plot_transitions
 
         used: set[str] = set()
         for c in comparisons:
-            stem = _slug(f"{c['task']}__{c['variant']['label']}")
-            while stem in used:
-                stem += "_"
-            used.add(stem)
-            c["plots"] = {"deltas": plot_deltas(c, out / f"{stem}__deltas", args.correction),
-                          "transitions": plot_transitions(c, out / f"{stem}__transitions")}
-    doc = report.document(comparisons, cfg)
+            if c["flips"] and c["flips"]["transitions"]:
+                stem = _slug(f"{c['task']}__{c['variant']['label']}")
+                while stem in used:
+                    stem += "_"
+                used.add(stem)
+                c["plots"]["transitions"] = plot_transitions(c, out / f"{stem}__transitions")
+        for task in sorted({c["task"] for c in comparisons}):
+            of_task = [c for c in comparisons if c["task"] == task]
+            forest = plot_forest(task, of_task, out / f"{_slug(task)}__forest", args.correction)
+            size = plot_size_effect(task, of_task, sizes, out / f"{_slug(task)}__size")
+            for c in of_task:
+                c["plots"].update(forest=forest, size=size)
+    doc = report.document(comparisons, cfg, crossed)
+    long = table.long_table(doc, args.family, sizes)
+    files = table.write_all(long, out, args.correction)
+    doc["files"] = files
     write_json(out / "compare.json", doc)
-    print(f"wrote {out / 'compare.json'}" + ("" if args.no_plots else " and plots"))
+    if terminal:
+        for x in crossed:
+            r = x["overall"]
+            ci = "–" if r["ci_low"] is None else f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
+            delta = "undefined" if r["delta"] is None else f"{r['delta']:+.3f}"
+            print(f"mnli − hans non-entailment gap · {x['variant']['label']}: Δ {delta} {ci} "
+                  f"p {r['p_value']} (paired bootstrap of each task, independently)")
+        skipped = [c for c in comparisons if c["skipped"]]
+        print(f"compared {len(comparisons) - len(skipped)} of {len(comparisons)} pairs"
+              + (f"; skipped {len(skipped)} (reasons above and in compare.json)" if skipped else ""))
+        print(f"wrote {out / 'compare.json'}, compare.csv, compare.parquet, compare.md, compare.tex"
+              + ("" if args.no_plots else " and plots"))
+    elif args.format == "md":
+        print(table.markdown(long, args.correction), end="")
+    elif args.format == "latex":
+        print(table.latex(long, args.correction), end="")
+    elif args.format == "csv":
+        print(table.csv(long), end="")
+    else:
+        import json
+
+        print(json.dumps(doc, indent=1))
     return 0

@@ -20,8 +20,9 @@ def compress(args) -> int:
     from bench.compress.recipes import load_recipe
     from bench.compress.variants import materialize, read_provenance
     from bench.models.loading import resolve
+    from bench.paths import home
 
-    out_folder(args.out)
+    out_folder(args.out or home() / "variants", "--out" if args.out else "variants cache (QDBENCH_HOME)")
     recipe = load_recipe(args.recipe)
     ref = materialize(resolve(args.model, args.revision), recipe, args.out)
     prov = read_provenance(ref.path) or {}

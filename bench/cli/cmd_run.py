@@ -37,6 +37,7 @@ def add_parser(sub) -> None:
     p.add_argument("--trust-remote-code", action="store_true", help="allow the model's own Python code")
     p.add_argument("--samples", type=int, help="generation tasks: samples per prompt (overrides the task's)")
     p.add_argument("--classifier", help="toxicity classifier: detoxify:original, detoxify:unbiased, hf:NAME_OR_PATH "
+                                        "builtin:profanity-check (offline offensive-language classifier, not Detoxify) "
                                         "or builtin:tiny-detoxify (random, for tests)")
     p.add_argument("--classifier-path", type=Path, help="local Detoxify checkpoint folder or HF classifier folder")
     p.add_argument("--classifier-label", help="the classifier's toxic label (default: toxicity / toxic)")

@@ -12,7 +12,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("show", help="print the summary of finished runs, or list runs with their settings")
     p.add_argument("runs", nargs="*", type=Path, help="run folders (or a runs folder to show all inside); "
                    "default with --list: runs/")
-    p.add_argument("--all-metrics", action="store_true", help="also show the length-normalized variants")
+    p.add_argument("--all-metrics", action="store_true",
+                   help="also the *_norm / *_sum variants and DiscrimEval's MixedLM fit")
     p.add_argument("--list", action="store_true", help="one line per run: model, task, settings hash, items, "
                    "limit, seed, dtype, data")
     p.set_defaults(func=show)
@@ -36,9 +37,17 @@ def find_runs(paths: list[Path]) -> list[Path]:
     return out
 
 
+VARIANT_SUFFIXES = ("_norm", "_sum")  # length-normalized / summed-log-likelihood variants of the headline metrics
+
+
+def _summary(name: str) -> bool:
+    """Shown by default: the headline metrics, not their variants or a second estimator (MixedLM)."""
+    return not name.endswith(VARIANT_SUFFIXES) and "_mixedlm" not in name
+
+
 def show(args) -> int:
     from bench.errors import UserError
-    from bench.store.runs import load_run
+    from bench.store.runs import MANIFEST, check_summary_fields, load_run
 
     if args.list:
         return list_runs(args.runs or [Path("runs")])
@@ -46,9 +55,10 @@ def show(args) -> int:
         raise UserError("show needs run folders (or --list to list the runs under runs/)")
     for run_dir in find_runs(args.runs):
         manifest, metrics, _ = load_run(run_dir, items=False)
+        check_summary_fields(run_dir / MANIFEST, manifest)
         names = [n for n in metrics["metrics"] if not n.endswith(("_lo", "_hi"))]  # shown as intervals
         if not args.all_metrics:
-            names = [n for n in names if not n.endswith("_norm")]
+            names = [n for n in names if _summary(n)]
         print_run(manifest, metrics, names)
         print(f"run folder: {run_dir}\n")
     return 0

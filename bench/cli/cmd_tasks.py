@@ -46,8 +46,9 @@ def problems(path: Path) -> tuple[list[str], str]:
     except UserError as e:
         return [str(e)], ""
     found = []
-    if not hasattr(task.hooks, "compute"):
-        found.append(f"field 'scorer': module '{task.spec.scorer}' has no compute(records) function")
+    if not task.declared_metrics and not hasattr(task.hooks, "compute"):
+        found.append(f"field 'scorer': module '{task.spec.scorer}' declares no METRICS (bench/metrics/declare.py) "
+                     "and has no compute(records) function")
     try:
         dataset = data_store.load(task.spec)
     except UserError as e:

@@ -56,7 +56,14 @@ def main(argv: list[str] | None = None) -> int:
         include(args.include_path or [])
         return int(args.func(args) or 0)
     except UserError as e:
+        logs.discard_new_log()
         print(f"qdbench: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # disk full, read-only folder, permissions: the path and the reason, not a traceback
+        logs.discard_new_log()
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"qdbench: error: {where}{e.strerror or e}; finished work is kept: fix this and run the same "
+              "command again", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("qdbench: interrupted; run the same command again to resume", file=sys.stderr)

@@ -1,13 +1,14 @@
-"""The side-by-side table of a family: one row per variant, its size, and every task's overall metrics."""
+"""The side-by-side tables of a family: each variant's size, then per task every variant's overall metrics."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from rich.console import Group
 from rich.table import Table
 
-from bench.cli.render import fmt
+from bench.cli.render import cell, fmt
 
 
 def model_size(path: str) -> tuple[float | None, int | None, str]:
@@ -29,21 +30,26 @@ def model_size(path: str) -> tuple[float | None, int | None, str]:
     return (round(8 * on_disk / params, 3) if params else None), on_disk, "none"
 
 
-def family_table(results, tasks) -> Table:
-    """`results`: FamilyRun list; `tasks`: Task objects whose `spec.metrics` name the columns."""
-    table = Table(title="base and variants on identical items", title_justify="left")
+def family_table(results, tasks) -> Group:
+    """`results`: FamilyRun list; `tasks`: Task objects whose `spec.metrics` name the columns. One table of
+    sizes, then one table per task (value and 95% interval per metric), so no table outgrows the terminal."""
+    sizes = Table(title="base and variants on identical items", title_justify="left")
     for col in ("family", "variant", "method", "bits/param", "size (bytes)"):
-        table.add_column(col, justify="right" if col in ("bits/param", "size (bytes)") else "left")
-    for t in tasks:
-        for m in t.spec.metrics:
-            table.add_column(f"{t.name}:{m}", justify="right")
+        sizes.add_column(col, justify="right" if col in ("bits/param", "size (bytes)") else "left", overflow="fold")
     for r in results:
         bits, size, method = model_size(r.model_path)
-        cells = [r.family, r.variant, method, fmt(bits, 2) if bits else "?", f"{size:,}" if size else "?"]
-        for t in tasks:
-            metrics = {}
-            if t.name in r.run_dirs:
-                metrics = json.loads((r.run_dirs[t.name] / "metrics.json").read_text())["metrics"]
-            cells += [fmt(metrics.get(m)) for m in t.spec.metrics]
-        table.add_row(*cells)
-    return table
+        sizes.add_row(r.family, r.variant, method, fmt(bits, 2) if bits else "?", f"{size:,}" if size else "?")
+    out = [sizes]
+    for t in tasks:  # metrics down, variants across: a family has few variants and a task many metrics
+        table = Table(title=f"{t.name} (95% bootstrap interval)", title_justify="left")
+        table.add_column("metric", overflow="fold", min_width=min(36, max(map(len, t.spec.metrics), default=6)))
+        docs = []
+        for r in results:
+            table.add_column(r.variant, justify="right", overflow="fold")
+            path = r.run_dirs.get(t.name)
+            docs.append(json.loads((path / "metrics.json").read_text()) if path else {})
+        for m in t.spec.metrics:
+            table.add_row(m, *(cell(d.get("metrics", {}), m, (d.get("intervals") or {}).get("metrics"))
+                               for d in docs))
+        out.append(table)
+    return Group(*out)

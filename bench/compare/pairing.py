@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.errors import UserError
+from bench.store.finite import check_fraction, nonfinite_mask
 from bench.store.runs import load_run
 
 
@@ -107,12 +108,14 @@ def differences(base: Run, variant: Run) -> list[str]:
 
 @dataclass
 class Pair:
-    """Base and variant items aligned row by row (base order)."""
+    """Base and variant items aligned row by row (base order); items non-finite in either run are left out of
+    both, and counted."""
 
     base: Run
     variant: Run
     base_items: pd.DataFrame
     variant_items: pd.DataFrame
+    excluded_nonfinite: int = 0
 
     @property
     def task(self) -> str:
@@ -123,9 +126,14 @@ def pair(base: Run, variant: Run) -> Pair:
     diffs = differences(base, variant)
     if diffs:
         raise UserError(f"cannot pair {variant.path} with base {base.path}: " + "; ".join(diffs))
-    order = base.items["item_id"]
-    v = variant.items.set_index("item_id").loc[order].reset_index()
-    return Pair(base, variant, base.items.reset_index(drop=True), v)
+    bad = set()
+    for run in (base, variant):
+        mask = nonfinite_mask(run.items)
+        check_fraction(int(mask.sum()), len(run.items), f"cannot compare {run.path}")
+        bad |= set(run.items["item_id"][mask.to_numpy()])
+    b = base.items[~base.items["item_id"].isin(bad)].reset_index(drop=True)
+    v = variant.items.set_index("item_id").loc[b["item_id"]].reset_index()
+    return Pair(base, variant, b, v, len(bad))
 
 
 def require_columns(run: Run, columns: tuple[str, ...]) -> None:

@@ -1,4 +1,4 @@
-"""Comparison plots (matplotlib, Agg): deltas with intervals per group, transition heatmaps, CKA per layer.
+"""Comparison plots (matplotlib, Agg): per-group forest plots, Δ against model size, transition heatmaps, CKA.
 
 Every figure is written as PNG and SVG, each file atomically.
 """
@@ -6,7 +6,6 @@ Every figure is written as PNG and SVG, each file atomically.
 from __future__ import annotations
 
 import io
-import math
 from pathlib import Path
 
 import matplotlib
@@ -37,38 +36,106 @@ def _title(comparison: dict) -> str:
     return f"{comparison['task']}: {comparison['variant']['label']} vs {comparison['base']['label']}"
 
 
-def plot_deltas(comparison: dict, stem: Path, correction: str) -> list[str]:
-    """One panel per metric: variant - base with its CI, overall on top then each group."""
-    metrics = comparison["metrics"]
-    ncol = min(3, len(metrics))
-    nrow = math.ceil(len(metrics) / ncol)
-    labels = ["overall"] + [f"{g}" for m in metrics[:1] for groups in m["by_group"].values() for g in groups]
-    height = max(2.5, 0.32 * len(labels) + 1.2)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, height * nrow), squeeze=False, sharey=True)
-    for ax in axes.flat[len(metrics):]:
-        ax.set_visible(False)
-    for ax, m in zip(axes.flat, metrics, strict=False):
-        rows = [("overall", m["overall"])] + [(g, r) for groups in m["by_group"].values() for g, r in groups.items()]
-        y = np.arange(len(rows))[::-1]
-        for yi, (_, r) in zip(y, rows, strict=True):
-            if r["delta"] is None:
-                ax.plot([0], [yi], marker="x", color=UNDEF)
+def _headline(comparisons: list[dict]) -> list[str]:
+    names: list[str] = []
+    for c in comparisons:
+        for m in c["metrics"]:
+            if m["headline"] and m["name"] not in names:
+                names.append(m["name"])
+    return names
+
+
+def plot_forest(task: str, comparisons: list[dict], stem: Path, correction: str) -> list[str]:
+    """Per-group forest plot of a task: a row of panels per headline metric, a column per variant, each row's
+    panels on one shared x-scale so variants compare at a glance; filled red = significant after correction."""
+    comparisons = [c for c in comparisons if c["metrics"]]
+    names = _headline(comparisons)
+    if not names:
+        return []
+    labels = ["overall"] + [f"{f}={g}" for f, groups in comparisons[0]["metrics"][0]["by_group"].items()
+                            for g in groups]
+    nrow, ncol = len(names), len(comparisons)
+    height = max(1.8, 0.26 * len(labels) + 1.0)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol + 1.6, height * nrow), squeeze=False,
+                             sharey=True, sharex="row")
+    for i, name in enumerate(names):
+        for j, c in enumerate(comparisons):
+            ax = axes[i, j]
+            m = next((m for m in c["metrics"] if m["name"] == name), None)
+            if m is None:
+                ax.set_visible(False)
                 continue
-            color = SIG if r["significant"] else NOT_SIG
-            lo = r["delta"] - (r["ci_low"] if r["ci_low"] is not None else r["delta"])
-            hi = (r["ci_high"] if r["ci_high"] is not None else r["delta"]) - r["delta"]
-            ax.errorbar(r["delta"], yi, xerr=[[lo], [hi]], fmt="o", color=color, capsize=3,
-                        markerfacecolor=color if r["significant"] else "white")
-        ax.axvline(0, color="#7f8c8d", lw=0.8, ls="--")
-        ax.axhline(len(rows) - 1.5, color="#bdc3c7", lw=0.6)
-        ax.set_yticks(y, [name for name, _ in rows])
-        nsig = sum(m["n_significant_groups"].values())
-        ntest = sum(m["n_groups_tested"].values())
-        ax.set_title(f"{m['name']}\n{nsig}/{ntest} groups significant ({correction})", fontsize=9)
-        ax.set_xlabel("Δ variant − base (95% CI)", fontsize=8)
-        ax.tick_params(labelsize=8)
-        ax.grid(axis="x", alpha=0.3)
-    fig.suptitle(_title(comparison) + "   (filled red: significant after correction)", fontsize=10)
+            rows = [m["overall"]] + [r for groups in m["by_group"].values() for r in groups.values()]
+            y = np.arange(len(rows))[::-1]
+            for yi, r in zip(y, rows, strict=True):
+                color = SIG if r["significant"] else NOT_SIG
+                if r["delta"] is None:
+                    ax.plot([0], [yi], marker="x", color=UNDEF)
+                    continue
+                lo = r["delta"] - (r["ci_low"] if r["ci_low"] is not None else r["delta"])
+                hi = (r["ci_high"] if r["ci_high"] is not None else r["delta"]) - r["delta"]
+                ax.errorbar(r["delta"], yi, xerr=[[lo], [hi]], fmt="o", color=color, capsize=2, ms=4,
+                            markerfacecolor=color if r["significant"] else "white")
+            ax.axvline(0, color="#7f8c8d", lw=0.8, ls="--")
+            ax.axhline(len(rows) - 1.5, color="#bdc3c7", lw=0.6)
+            ax.set_yticks(y, labels[:len(rows)], fontsize=7)
+            ax.tick_params(axis="x", labelsize=7)
+            ax.grid(axis="x", alpha=0.3)
+            if i == 0:
+                ax.set_title(c["variant"]["label"], fontsize=9)
+            if j == 0:
+                ax.set_ylabel(f"{name}\n(p: {m['test']})", fontsize=8)
+            if i == nrow - 1:
+                ax.set_xlabel("Δ vs base (95% paired bootstrap CI)", fontsize=7)
+    fig.suptitle(f"{task}: variant − base per group (filled red: significant, {correction})", fontsize=10)
+    fig.tight_layout()
+    return save(fig, stem)
+
+
+def plot_size_effect(task: str, comparisons: list[dict], sizes: dict, stem: Path) -> list[str]:
+    """Δ of each headline metric against bits per parameter and against bytes on disk, one point per variant
+    with its interval; quantized and distilled variants as separate series; the base at Δ = 0."""
+    comparisons = [c for c in comparisons if c["metrics"]]
+    names = _headline(comparisons)
+    if not names:
+        return []
+    base_label = comparisons[0]["base"]["label"]
+    fig, axes = plt.subplots(len(names), 2, figsize=(9.0, 2.6 * len(names)), squeeze=False)
+    styles = {"quantized": ("#2c7fb8", "o"), "distilled": ("#d95f0e", "s")}
+    for i, name in enumerate(names):
+        for k, key in enumerate(("bits_per_param", "bytes")):
+            ax = axes[i, k]
+            base_size = sizes.get(base_label, {}).get(key)
+            if base_size:
+                ax.plot([base_size], [0.0], marker="*", ms=10, color="black", ls="none", label="base")
+            for series, (color, marker) in styles.items():
+                pts = []
+                for c in comparisons:
+                    size = sizes.get(c["variant"]["label"], {})
+                    m = next((m for m in c["metrics"] if m["name"] == name), None)
+                    if m is None or not size.get(key) or ("distilled" if size.get("method") in ("distilled", "nds")
+                                                          else "quantized") != series:
+                        continue
+                    pts.append((size[key], m["overall"], c["variant"]["label"]))
+                for n, (x, r, label) in enumerate(sorted(pts, key=lambda t: t[0])):
+                    if r["delta"] is None:
+                        continue
+                    lo = r["delta"] - (r["ci_low"] if r["ci_low"] is not None else r["delta"])
+                    hi = (r["ci_high"] if r["ci_high"] is not None else r["delta"]) - r["delta"]
+                    ax.errorbar(x, r["delta"], yerr=[[lo], [hi]], fmt=marker, color=color, capsize=3,
+                                markerfacecolor=color if r["significant"] else "white",
+                                label=series if n == 0 else None)
+                    ax.annotate(label, (x, r["delta"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+            ax.axhline(0, color="#7f8c8d", lw=0.8, ls="--")
+            if key == "bytes":
+                ax.set_xscale("log")
+            ax.set_xlabel("bits per parameter" if key == "bits_per_param" else "bytes of weights on disk", fontsize=8)
+            ax.set_ylabel(f"Δ {name}", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3)
+            if i == 0 and k == 0:
+                ax.legend(fontsize=7)
+    fig.suptitle(f"{task}: change against size (95% paired bootstrap CI; filled: significant)", fontsize=10)
     fig.tight_layout()
     return save(fig, stem)
 

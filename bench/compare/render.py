@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -20,35 +21,44 @@ def _p(v) -> str:
     return f"{v:.1e}" if v < 1e-3 else f"{v:.3f}"
 
 
-def metrics_table(comparison: dict, settings: dict) -> Table:
+TESTS = {"mcnemar_exact": "McNemar", "paired_permutation": "permutation", "paired_bootstrap": "bootstrap"}
+
+
+def metrics_table(comparison: dict, settings: dict, all_metrics: bool = False) -> Table:
+    """One section per metric: its name and test on the overall row, then one row per group. Column minimum
+    widths sum to less than 120, so rich wraps long cells instead of cropping columns."""
     conf = int(round(settings["confidence"] * 100))
     title = (f"{comparison['task']} · {comparison['variant']['label']} vs {comparison['base']['label']} · "
              f"{comparison['n_items']} paired items")
-    table = Table(title=escape(title), title_justify="left")
-    for name, justify in (("metric", "left"), ("group", "left"), ("n", "right"), ("base", "right"),
-                          ("variant", "right"), ("Δ", "right"), (f"{conf}% CI", "right"), ("p", "right"),
-                          (f"p ({settings['correction']})", "right"), ("sig", "center")):
-        table.add_column(name, justify=justify)
-    for m in comparison["metrics"]:
-        rows = [("overall", m["overall"])] + [(f"{f}={g}", r) for f, gs in m["by_group"].items()
-                                              for g, r in gs.items()]
-        for i, (group, r) in enumerate(rows):
+    table = Table(title=escape(title), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    shown = [m for m in comparison["metrics"] if all_metrics or m["headline"]]
+    labels = [m["name"] for m in shown] + [f"  {f}={g}" for m in shown for f, gs in m["by_group"].items() for g in gs]
+    table.add_column("metric (test) · group", overflow="fold", min_width=min(24, max(map(len, labels), default=6)))
+    for name in ("n", "base", "variant", "Δ", f"{conf}% CI", "p", f"p {settings['correction']}", "sig", "MDE"):
+        table.add_column(name, justify="center" if name == "sig" else "right", overflow="fold")
+    for m in shown:
+        rows = [(f"{m['name']} ({TESTS.get(m['test'], m['test'])})", m["overall"])] + [
+            (f"  {f}={g}", r) for f, gs in m["by_group"].items() for g, r in gs.items()]
+        for i, (label, r) in enumerate(rows):
             ci = "–" if r["ci_low"] is None else f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
-            table.add_row(m["name"] if i == 0 else "", escape(group), str(r["n_items"]), _f(r["base"]),
-                          _f(r["variant"]), _f(r["delta"], signed=True), escape(ci), _p(r["p_value"]),
-                          _p(r["p_adjusted"]),
-                          "*" if r["significant"] else "", style="bold red" if r["significant"] else None,
-                          end_section=i == len(rows) - 1)
+            table.add_row(f"[bold]{escape(label)}[/]" if i == 0 else escape(label), str(r["n_items"]),
+                          _f(r["base"]), _f(r["variant"]), _f(r["delta"], signed=True), escape(ci),
+                          _p(r["p_value"]), _p(r["p_adjusted"]), "*" if r["significant"] else "", _f(r.get("mde")),
+                          style="bold red" if r["significant"] else None, end_section=i == len(rows) - 1)
     return table
 
 
 def summary_line(comparison: dict, settings: dict) -> str:
     parts = []
     for m in comparison["metrics"]:
+        if not m["headline"]:
+            continue
         for field, n in m["n_significant_groups"].items():
-            parts.append(f"{m['name']} {n}/{m['n_groups_tested'][field]}")
+            parts.append(f"{m['name']} by {field} {n}/{m['n_groups_tested'][field]}")
     return (f"significantly affected {', '.join(comparison['group_fields']) or 'groups'} "
-            f"({settings['correction']}, alpha {settings['alpha']}): " + "; ".join(parts))
+            f"({settings['correction']}, alpha {settings['alpha']}): " + ("; ".join(parts) or "no groups") +
+            ". CI: paired bootstrap over each metric's unit; p: the test named; MDE: smallest |Δ| detectable "
+            f"at {int(settings.get('power', 0.8) * 100)}% power with these items.")
 
 
 def flips_table(comparison: dict) -> Table:
@@ -69,7 +79,7 @@ def flips_table(comparison: dict) -> Table:
 
 
 def transitions_table(comparison: dict) -> Table | None:
-    trans = comparison["flips"]["transitions"]
+    trans = (comparison["flips"] or {}).get("transitions")
     if not trans:
         return None
     cats = trans["categories"]
@@ -87,12 +97,18 @@ def transitions_table(comparison: dict) -> Table | None:
     return table
 
 
-def print_comparison(comparison: dict, settings: dict) -> None:
+def print_comparison(comparison: dict, settings: dict, all_metrics: bool = False) -> None:
+    if comparison.get("skipped"):
+        label = str((comparison["variant"] or {}).get("label"))
+        console.print(f"[yellow]{escape(comparison['task'])} · {escape(label)}: skipped — "
+                      f"{escape(comparison['skipped'])}[/]")
+        return
     if comparison["same_weights"]:
         console.print("[yellow]note: base and variant have identical weights[/]")
-    console.print(metrics_table(comparison, settings))
+    console.print(metrics_table(comparison, settings, all_metrics))
     console.print(summary_line(comparison, settings))
-    console.print(flips_table(comparison))
+    if comparison["flips"] is not None:
+        console.print(flips_table(comparison))
     trans = transitions_table(comparison)
     if trans is not None:
         console.print(trans)

@@ -1,29 +1,39 @@
 """Build the comparison of a base run and its variants: the `qdbench.compare/1` JSON document.
 
+Every metric a task declares (bench/metrics/declare.py, the task's `METRICS`) is compared, overall and per
+group, with the paired test the declaration names; the interval is always the paired bootstrap over the
+metric's resampling unit (items, prompts, StereoSet clusters within target terms, decision questions).
+
 Schema `qdbench.compare/1` (undefined numbers are null):
 {
   "schema": "qdbench.compare/1", "qdbench_version", "created",
-  "settings": {"n_resamples", "seed", "confidence", "alpha", "correction": "holm"|"bh"},
+  "settings": {"n_resamples", "seed", "confidence", "alpha", "correction": "holm"|"bh", "power"},
   "comparisons": [{
     "task", "base": RUN, "variant": RUN, "n_items", "group_fields": [FIELD], "same_weights": bool,
+    "skipped": null | "why this pair was not compared",
     "metrics": [{
-      "name", "test": "mcnemar_exact"|"paired_permutation", "ci": "paired_bootstrap"|
-      "paired_bootstrap_stratified", "overall": ROW, "by_group": {FIELD: {VALUE: ROW}},
+      "name", "headline", "test": "mcnemar_exact"|"paired_permutation"|"paired_bootstrap",
+      "ci": "paired_bootstrap", "resampling": "items"|"<col> clusters"|"... within <col>",
+      "overall": ROW, "by_group": {FIELD: {VALUE: ROW}},
       "n_significant_groups": {FIELD: int}, "n_groups_tested": {FIELD: int}}],
-    "flips": {"pred_column", "overall": FLIP, "by_group": {FIELD: {VALUE: FLIP}},
-              "transitions": null | {"categories": [..], "rows": "base", "columns": "variant",
-                                     "overall": [[int]], "by_subset": {VALUE: [[int]]},
-                                     "by_group": {FIELD: {VALUE: [[int]]}}}},
-    "plots": {"deltas": [paths], "transitions": [paths]}}]
+    "flips": null | {"pred_column", "overall": FLIP, "by_group": {FIELD: {VALUE: FLIP}},
+              "transitions": null | {"categories", "rows": "base", "columns": "variant", "overall",
+                                     "by_subset", "by_group"}},
+    "plots": {NAME: [paths]}}],
+  "cross_task": [{"name", "tasks", "variant", "base": .., "variant_value": .., ROW fields}]
 }
 RUN  = {"run", "label", "model", "fingerprint", "variant", "dtype"}
-ROW  = {"n_items", "base", "variant", "delta", "ci_low", "ci_high", "p_value", "p_adjusted", "significant",
-        "n_undefined_resamples", "discordant": {"base_only_correct", "variant_only_correct"} (McNemar only)}
+ROW  = {"n_items", "base", "variant", "delta", "ci_low", "ci_high", "se", "p_value", "p_adjusted",
+        "significant", "n_undefined_resamples", "mde", "mde_method",
+        "discordant": {"base_only", "variant_only", "eligible"} (McNemar only), "mde_discordant" (McNemar only)}
 FLIP = {"n_items", "n_flipped", "flip_rate", "became_biased", "stopped_biased"} (the last two with transitions)
 
-`p_value` is the test's raw p-value; `p_adjusted`/`significant` correct across the groups of one metric and
-one group field (Holm by default, BH on request). The overall row is a single test per metric: its
-`p_adjusted` equals `p_value`. Corrections are per comparison (one variant vs base), not across variants.
+`p_value` is the named test's raw p; `p_adjusted`/`significant` correct across the groups of one metric and
+one group field (Holm by default, BH on request); the overall row is a single test (`p_adjusted` = `p_value`).
+The interval and the p can disagree at the margin (a bootstrap percentile interval excluding 0 with an exact
+test's p above alpha): they are different procedures, and each row names both. With fewer than 5 resampling
+units (bench.stats.resample.MIN_UNITS) the interval, and a bootstrap p, are null. `mde` is the smallest |Δ| the
+test would detect with `power` (default 0.8) at this many items (bench/stats/power.py).
 """
 
 from __future__ import annotations
@@ -34,18 +44,28 @@ import numpy as np
 import pandas as pd
 
 from bench import __version__
-from bench.compare.pairing import Pair, require_columns
-from bench.compare.registry import MetricDef, TaskComparator, comparator_for
-from bench.metrics.groups import clean
-from bench.stats import adjust_pvalues, flip_rate, mcnemar_exact, paired_bootstrap, paired_permutation_test
+from bench.compare.pairing import Pair
+from bench.metrics.declare import TESTS, Metric, clean, declared, evaluate, resampling, stats, units
+from bench.stats import adjust_pvalues, flip_rate, mcnemar_exact
 from bench.stats.flips import BIASED, transition_matrix
+from bench.stats.power import mcnemar_mde, normal_mde
+from bench.stats.resample import (
+    bootstrap_se,
+    enough_units,
+    paired_bootstrap,
+    percentile_interval,
+    permutation_null,
+    permutation_p,
+    recentred_p,
+)
 
 SCHEMA = "qdbench.compare/1"
 
 
-def settings(n_resamples: int, seed: int, correction: str, confidence: float = 0.95, alpha: float = 0.05) -> dict:
+def settings(n_resamples: int, seed: int, correction: str, confidence: float = 0.95, alpha: float = 0.05,
+             power: float = 0.8) -> dict:
     return {"n_resamples": n_resamples, "seed": seed, "confidence": confidence, "alpha": alpha,
-            "correction": correction}
+            "correction": correction, "power": power}
 
 
 def group_fields(pair: Pair) -> list[str]:
@@ -54,37 +74,68 @@ def group_fields(pair: Pair) -> list[str]:
     return [f for f in fields if f in pair.base_items.columns and f in pair.variant_items.columns]
 
 
-def _row(metric: MetricDef, cb: dict, cv: dict, rows: np.ndarray, strata: np.ndarray | None,
-         cfg: dict) -> dict:
-    sub_b = {k: v[rows] for k, v in cb.items()}
-    sub_v = {k: v[rows] for k, v in cv.items()}
-    boot = paired_bootstrap(metric.metric, sub_b, sub_v, n_resamples=cfg["n_resamples"], seed=cfg["seed"],
-                            strata=None if strata is None else strata[rows], confidence=cfg["confidence"])
-    out = {"n_items": int(rows.sum()), "base": clean(boot.base), "variant": clean(boot.variant),
-           "delta": clean(boot.delta), "ci_low": clean(boot.ci_low), "ci_high": clean(boot.ci_high)}
+def _add(a: dict, b: dict) -> dict:
+    return {k: a[k] + b[k] for k in a}
+
+
+def paired_row(metric: Metric, base: pd.DataFrame, variant: pd.DataFrame, cfg: dict,
+               keep_draws: bool = False) -> dict:
+    """One metric on one set of paired records (base and variant aligned row by row)."""
+    n = len(base)
+    sb, sv = stats(metric, base), stats(metric, variant)
+    ones = np.ones((1, n))
+    vb, vv = float(evaluate(metric, sb, ones)[0]), float(evaluate(metric, sv, ones)[0])
+    delta = vv - vb
+    unit, strata = units(metric, base)
+    draws = np.full(cfg["n_resamples"], np.nan)
+    if n and np.isfinite(delta) and enough_units(unit, n):
+        draws = paired_bootstrap(lambda w: evaluate(metric, sb, w), lambda w: evaluate(metric, sv, w), n,
+                                 unit=unit, strata=strata, n_resamples=cfg["n_resamples"], seed=cfg["seed"])
+    lo, hi = percentile_interval(draws, cfg["confidence"])
+    se = bootstrap_se(draws)
+    out = {"n_items": n, "base": clean(vb), "variant": clean(vv), "delta": clean(delta), "ci_low": clean(lo),
+           "ci_high": clean(hi), "se": clean(se), "n_undefined_resamples": int((~np.isfinite(draws)).sum())}
+    p = float("nan")
     if metric.test == "mcnemar":
-        mc = mcnemar_exact(sub_b["correct"] > 0, sub_v["correct"] > 0)
-        p = mc.p_value if rows.any() else float("nan")
-        out["discordant"] = {"base_only_correct": mc.b, "variant_only_correct": mc.c}
-    else:
-        p = paired_permutation_test(metric.metric, sub_b, sub_v, n_permutations=cfg["n_resamples"],
-                                    seed=cfg["seed"])
+        num, den = metric.outcome
+        cb, cv = metric.columns(base), metric.columns(variant)
+        eligible = (np.asarray(cb[den]) > 0) & (np.asarray(cv[den]) > 0)
+        mc = mcnemar_exact(np.asarray(cb[num])[eligible] > 0, np.asarray(cv[num])[eligible] > 0)
+        m = int(eligible.sum())
+        if m and np.isfinite(delta):
+            p = mc.p_value
+        out["discordant"] = {"base_only": mc.b, "variant_only": mc.c, "eligible": m}
+        out["mde_discordant"] = clean(mcnemar_mde(m, (mc.b + mc.c) / m if m else 0.0, cfg["alpha"], cfg["power"]))
+    elif np.isfinite(delta) and n:
+        if metric.test == "permutation":
+            def swapped(s):
+                pv = _add(sv.sums(1 - s), sb.sums(s))
+                pb = _add(sb.sums(1 - s), sv.sums(s))
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    return np.asarray(metric.value(pv), float) - np.asarray(metric.value(pb), float)
+            null = permutation_null(swapped, n, unit=unit, n_permutations=cfg["n_resamples"], seed=cfg["seed"])
+            p = permutation_p(null, delta)
+        else:
+            p = recentred_p(draws, delta)
     out.update(p_value=clean(p), p_adjusted=clean(p), significant=bool(np.isfinite(p) and p < cfg["alpha"]),
-               n_undefined_resamples=boot.n_undefined)
+               mde=clean(normal_mde(se, cfg["alpha"], cfg["power"])),
+               mde_method="normal approximation from the paired bootstrap SE")
+    if keep_draws:
+        out["_draws"] = draws
     return out
 
 
-def compare_metric(metric: MetricDef, pair: Pair, cb: dict, cv: dict, fields: list[str], cfg: dict) -> dict:
-    subset = metric.rows(pair.base_items)
-    strata = pair.base_items[fields[0]].astype(str).to_numpy() if metric.stratify and fields else None
-    doc = {"name": metric.name, "test": "mcnemar_exact" if metric.test == "mcnemar" else "paired_permutation",
-           "ci": "paired_bootstrap_stratified" if strata is not None else "paired_bootstrap",
-           "stratified_by": fields[0] if strata is not None else None,
-           "overall": _row(metric, cb, cv, subset, strata, cfg),
+def compare_metric(metric: Metric, pair: Pair, fields: list[str], cfg: dict, keep_draws: bool = False) -> dict:
+    b, v = pair.base_items, pair.variant_items
+    doc = {"name": metric.name, "headline": metric.headline, "test": TESTS[metric.test], "ci": "paired_bootstrap",
+           "resampling": resampling(metric), "overall": paired_row(metric, b, v, cfg, keep_draws),
            "by_group": {}, "n_significant_groups": {}, "n_groups_tested": {}}
     for field in fields:
-        values = pair.base_items[field].astype(str).to_numpy()
-        groups = {g: _row(metric, cb, cv, subset & (values == g), None, cfg) for g in sorted(set(values))}
+        values = b[field].astype(str).to_numpy()
+        groups = {}
+        for g in sorted(set(values)):
+            rows = values == g
+            groups[g] = paired_row(metric, b[rows].reset_index(drop=True), v[rows].reset_index(drop=True), cfg)
         pvals = [np.nan if r["p_value"] is None else r["p_value"] for r in groups.values()]
         reject, adjusted = adjust_pvalues(pvals, cfg["correction"], cfg["alpha"])
         for r, rej, adj in zip(groups.values(), reject, adjusted, strict=True):
@@ -103,29 +154,32 @@ def _flip(pb: np.ndarray, pv: np.ndarray, kb: np.ndarray | None, kv: np.ndarray 
     return out
 
 
-def compare_flips(comp: TaskComparator, pair: Pair, fields: list[str]) -> dict:
-    pb = pair.base_items[comp.pred_column].to_numpy()
-    pv = pair.variant_items[comp.pred_column].to_numpy()
+def compare_flips(hooks, pair: Pair, fields: list[str], pred: str = "pred") -> dict | None:
+    """Answer flips where the items have a `pred` column; transitions where the task labels its answers."""
+    if pred not in pair.base_items.columns:
+        return None
+    pb, pv = pair.base_items[pred].to_numpy(), pair.variant_items[pred].to_numpy()
     kb = kv = None
-    if comp.answer_kinds is not None:
-        kb, kv = comp.answer_kinds(pair.base_items), comp.answer_kinds(pair.variant_items)
-    doc = {"pred_column": comp.pred_column, "overall": _flip(pb, pv, kb, kv), "by_group": {}, "transitions": None}
+    if hasattr(hooks, "answer_kinds"):
+        kb, kv = hooks.answer_kinds(pair.base_items), hooks.answer_kinds(pair.variant_items)
+    doc = {"pred_column": pred, "overall": _flip(pb, pv, kb, kv), "by_group": {}, "transitions": None}
     for field in fields:
         values = pair.base_items[field].astype(str).to_numpy()
         doc["by_group"][field] = {
             g: _flip(pb[values == g], pv[values == g], None if kb is None else kb[values == g],
                      None if kv is None else kv[values == g]) for g in sorted(set(values))}
     if kb is not None:
-        cats = list(comp.kind_categories)
+        cats = list(hooks.KIND_CATEGORIES)
 
         def matrix(mask: np.ndarray) -> list[list[int]]:
             return transition_matrix(kb[mask], kv[mask], cats).to_numpy().tolist()
 
         trans = {"categories": cats, "rows": "base", "columns": "variant",
                  "overall": matrix(np.ones(pb.size, bool)), "by_subset": {}, "by_group": {}}
-        if comp.subset_field and comp.subset_field in pair.base_items.columns:
-            trans["subset_field"] = comp.subset_field
-            sv = pair.base_items[comp.subset_field].astype(str).to_numpy()
+        subset_field = getattr(hooks, "SUBSET_FIELD", None)
+        if subset_field and subset_field in pair.base_items.columns:
+            trans["subset_field"] = subset_field
+            sv = pair.base_items[subset_field].astype(str).to_numpy()
             trans["by_subset"] = {s: matrix(sv == s) for s in sorted(set(sv))}
         for field in fields:
             values = pair.base_items[field].astype(str).to_numpy()
@@ -134,39 +188,124 @@ def compare_flips(comp: TaskComparator, pair: Pair, fields: list[str]) -> dict:
     return doc
 
 
-def compare_pair(pair: Pair, cfg: dict) -> dict:
-    """Every metric of the task, overall and per group, plus answer flips, for one base/variant pair."""
-    comp = comparator_for(pair.task, list(pair.base_items.columns))
-    for run in (pair.base, pair.variant):
-        require_columns(run, comp.required)
-    fields = group_fields(pair)
-    cb, cv = comp.columns(pair.base_items), comp.columns(pair.variant_items)
+def task_hooks(name: str):
+    """The hook module of a task, found by its YAML's `scorer:`; None where the task is unknown here."""
+    from bench.errors import UserError
+    from bench.tasks.registry import get_task
+
+    try:
+        return get_task(name).hooks
+    except UserError:
+        return None
+
+
+def skip_reason(hooks, pair: Pair) -> str | None:
+    if hooks is None:
+        return f"task '{pair.task}' is not defined here (no tasks/*.yaml of that name)"
+    metrics = declared(hooks)
+    if not metrics:
+        return f"task '{pair.task}' declares no metrics (METRICS in its hook module)"
+    for m in metrics:
+        for items, who in ((pair.base_items, "base"), (pair.variant_items, "variant")):
+            try:
+                m.columns(items.head(2))
+            except KeyError as e:
+                return f"{who} items.parquet lacks column {e} that metric '{m.name}' needs"
+    return None
+
+
+def compare_pair(pair: Pair, cfg: dict, keep_draws: bool = False) -> dict:
+    """Every declared metric of the task, overall and per group, plus answer flips, for one pair; a pair
+    that cannot be compared comes back with `skipped` set and no metrics."""
     fp = [(r.manifest.get("model") or {}).get("fingerprint") for r in (pair.base, pair.variant)]
-    return {
-        "task": pair.task,
-        "base": pair.base.describe(),
-        "variant": pair.variant.describe(),
-        "n_items": len(pair.base_items),
-        "group_fields": fields,
-        "same_weights": bool(fp[0] and fp[0] == fp[1]),
-        "metrics": [compare_metric(m, pair, cb, cv, fields, cfg) for m in comp.metrics],
-        "flips": compare_flips(comp, pair, fields),
-        "plots": {},
-    }
+    doc = {"task": pair.task, "base": pair.base.describe(), "variant": pair.variant.describe(),
+           "n_items": len(pair.base_items), "group_fields": [], "same_weights": bool(fp[0] and fp[0] == fp[1]),
+           "skipped": None, "metrics": [], "flips": None, "plots": {}}
+    hooks = task_hooks(pair.task)
+    reason = skip_reason(hooks, pair)
+    if reason:
+        doc["skipped"] = reason
+        return doc
+    fields = group_fields(pair)
+    doc["group_fields"] = fields
+    doc["metrics"] = [compare_metric(m, pair, fields, cfg, keep_draws) for m in declared(hooks)]
+    doc["flips"] = compare_flips(hooks, pair, fields)
+    return doc
 
 
-def document(comparisons: list[dict], cfg: dict) -> dict:
+def skipped(task: str, base: dict | None, variant: dict | None, reason: str) -> dict:
+    """A comparison that could not even be paired (e.g. the runs differ), reported rather than raised."""
+    return {"task": task, "base": base, "variant": variant, "n_items": 0, "group_fields": [],
+            "same_weights": False, "skipped": reason, "metrics": [], "flips": None, "plots": {}}
+
+
+def document(comparisons: list[dict], cfg: dict, cross_task: list[dict] | None = None) -> dict:
+    for c in comparisons:
+        for m in c["metrics"]:
+            m["overall"].pop("_draws", None)
     return {"schema": SCHEMA, "qdbench_version": __version__,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "settings": cfg,
-            "comparisons": comparisons}
+            "comparisons": comparisons, "cross_task": cross_task or []}
 
 
 def rows_frame(comparison: dict) -> pd.DataFrame:
     """One row per (metric, group) of a comparison, for tables and plots."""
     out = []
     for m in comparison["metrics"]:
-        out.append({"metric": m["name"], "field": None, "group": "overall", **m["overall"]})
+        meta = {"metric": m["name"], "test": m["test"], "ci": m["ci"], "resampling": m["resampling"],
+                "headline": m["headline"]}
+        out.append({**meta, "field": None, "group": "overall", **m["overall"]})
         for field, groups in m["by_group"].items():
             for g, r in groups.items():
-                out.append({"metric": m["name"], "field": field, "group": g, **r})
+                out.append({**meta, "field": field, "group": g, **r})
     return pd.DataFrame(out)
+
+
+def _gap_row(rm: dict, draws_m: np.ndarray, rh: dict, cfg: dict) -> dict:
+    """Row of Δ(MNLI accuracy − HANS non-entailment accuracy) from the two tasks' independent paired draws."""
+    draws = draws_m - rh.pop("_draws")
+
+    def diff(a, b):
+        return None if a is None or b is None else a - b
+
+    delta = diff(rm["delta"], rh["delta"])
+    lo, hi = percentile_interval(draws, cfg["confidence"])
+    se = bootstrap_se(draws)
+    p = recentred_p(draws, delta) if delta is not None else float("nan")
+    return {"n_items": rm["n_items"] + rh["n_items"], "base": diff(rm["base"], rh["base"]),
+            "variant": diff(rm["variant"], rh["variant"]), "delta": delta, "ci_low": clean(lo),
+            "ci_high": clean(hi), "se": clean(se), "p_value": clean(p), "p_adjusted": clean(p),
+            "significant": bool(np.isfinite(p) and p < cfg["alpha"]),
+            "n_undefined_resamples": int((~np.isfinite(draws)).sum()),
+            "mde": clean(normal_mde(se, cfg["alpha"], cfg["power"])),
+            "mde_method": "normal approximation from the paired bootstrap SE"}
+
+
+def nli_gap(mnli: Pair, hans: Pair, cfg: dict) -> dict:
+    """Δ of the MNLI − HANS gap (MNLI accuracy − HANS non-entailment accuracy, bench/metrics/nli.py), overall
+    and per HANS heuristic: each task's paired bootstrap over its own items, independently (the two sets share
+    no items), so the gap's draws are differences of independent draws."""
+    m_metric = next(m for m in declared(task_hooks("mnli")) if m.name == "accuracy")
+    h_metric = next(m for m in declared(task_hooks("hans")) if m.name == "accuracy_non_entailment")
+    rm = paired_row(m_metric, mnli.base_items, mnli.variant_items, cfg, keep_draws=True)
+    draws_m = rm.pop("_draws")
+    hcfg = {**cfg, "seed": cfg["seed"] + 1}
+    overall = _gap_row(rm, draws_m, paired_row(h_metric, hans.base_items, hans.variant_items, hcfg, True), cfg)
+    by_group = {}
+    if "heuristic" in hans.base_items.columns:
+        values = hans.base_items["heuristic"].astype(str).to_numpy()
+        groups = {}
+        for g in sorted(set(values)):
+            rows = values == g
+            rh = paired_row(h_metric, hans.base_items[rows].reset_index(drop=True),
+                            hans.variant_items[rows].reset_index(drop=True), hcfg, True)
+            groups[g] = _gap_row(rm, draws_m, rh, cfg)
+        pvals = [np.nan if r["p_value"] is None else r["p_value"] for r in groups.values()]
+        reject, adjusted = adjust_pvalues(pvals, cfg["correction"], cfg["alpha"])
+        for r, rej, adj in zip(groups.values(), reject, adjusted, strict=True):
+            r["p_adjusted"], r["significant"] = clean(adj), bool(rej)
+        by_group["heuristic"] = groups
+    return {"name": "mnli_minus_hans_non_entailment", "tasks": ["mnli", "hans"], "base": mnli.base.describe(),
+            "variant": mnli.variant.describe(), "test": "paired_bootstrap", "ci": "paired_bootstrap",
+            "resampling": "items of each task, independently", "headline": True, "overall": overall,
+            "by_group": by_group}

@@ -54,7 +54,13 @@ def file_corpus(path: Path, text_field: str = "text") -> list[str]:
     if not path.is_file():
         raise UserError(f"calibration source '{path}' not found (expected auto, builtin, wikitext, c4, "
                         "hf:DATASET_ID, or a .txt or .jsonl file)")
-    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    try:
+        lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    except UnicodeDecodeError as e:
+        raise UserError(f"calibration source '{path}': not UTF-8 text (byte {e.start} cannot be decoded); save "
+                        "it as UTF-8") from None
+    except OSError as e:
+        raise UserError(f"calibration source '{path}': cannot read ({e.strerror})") from None
     if path.suffix == ".jsonl":
         texts = []
         for i, ln in enumerate(lines, 1):

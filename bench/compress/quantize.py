@@ -8,10 +8,11 @@ file sizes and saved dtypes show the compression itself.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.compress.recipes import Recipe
+from bench.compress.recipes import Recipe, group_sizes
 from bench.errors import UserError
 
 
@@ -24,26 +25,70 @@ def _import_llmcompressor():
                         "`pip install 'qdbench[compress]'`") from None
 
 
-def scheme(recipe: Recipe):
-    """The compressed-tensors scheme for the recipe's bits, group size and symmetry."""
+def scheme(recipe: Recipe, group_size: int | None | str = "recipe", targets: list[str] | None = None):
+    """The compressed-tensors scheme for the recipe's bits and symmetry, with the recipe's group size or the
+    one given (None: one scale per output channel)."""
     from compressed_tensors.quantization import QuantizationArgs, QuantizationScheme
 
     if recipe.method == "fp8-dynamic":
         return "FP8_DYNAMIC"
-    g = recipe.group_size
+    g = recipe.group_size if group_size == "recipe" else group_size
     weights = QuantizationArgs(num_bits=recipe.weight_bits, type="int", symmetric=recipe.symmetric,
                                strategy="group" if g else "channel", group_size=g)
     acts = None
     if recipe.activation_bits == 8:  # dynamic per-token int8, as SmoothQuant W8A8 runs in vLLM
         acts = QuantizationArgs(num_bits=8, type="int", symmetric=True, strategy="token", dynamic=True)
-    return QuantizationScheme(targets=["Linear"], weights=weights, input_activations=acts)
+    return QuantizationScheme(targets=targets or ["Linear"], weights=weights, input_activations=acts)
 
 
-def modifiers(recipe: Recipe) -> list:
+def layer_inputs(model, recipe: Recipe) -> dict[str, int]:
+    """Input size of every Linear layer the recipe quantizes (its `ignore` list left out)."""
+    from compressed_tensors.utils import match_named_modules
+
+    return {name: int(m.in_features) for name, m in match_named_modules(model, ["Linear"], recipe.ignore)}
+
+
+def _pattern(name: str) -> str:
+    """A regex target matching `name` in every block (any number where `name` has a block number)."""
+    return "re:^" + r"\.".join(r"\d+" if part.isdigit() else re.escape(part) for part in name.split(".")) + "$"
+
+
+def config_groups(recipe: Recipe, sizes: dict[str, int | None]) -> dict:
+    """One compressed-tensors config group per group size used; a single group targeting every Linear layer
+    when the recipe's size fits them all."""
+    distinct = sorted(set(sizes.values()), key=lambda g: -(g or 0))
+    if len(distinct) <= 1:
+        return {"group_0": scheme(recipe, distinct[0] if distinct else "recipe")}
+    by_pattern: dict[str, set] = {}
+    for name, g in sizes.items():
+        by_pattern.setdefault(_pattern(name), set()).add(g)
+    targets: dict[int | None, list[str]] = {g: [] for g in distinct}
+    for name, g in sizes.items():
+        pat = _pattern(name)
+        target = pat if len(by_pattern[pat]) == 1 else name
+        if target not in targets[g]:
+            targets[g].append(target)
+    return {f"group_{i}": scheme(recipe, g, targets[g]) for i, g in enumerate(distinct)}
+
+
+def group_summary(model, sizes: dict[str, int | None]) -> dict:
+    """For the variant's provenance: which group size each kind of layer got, and its input size."""
+    out: dict[str, dict] = {}
+    for name, g in sizes.items():
+        key = re.sub(r"\.\d+\.", ".N.", name)
+        entry = out.setdefault(key, {"in_features": model.get_submodule(name).in_features, "group_size": g,
+                                     "layers": 0})
+        entry["layers"] += 1
+        if entry["group_size"] != g:
+            entry["group_size"] = "mixed"
+    return out
+
+
+def modifiers(recipe: Recipe, sizes: dict[str, int | None] | None = None) -> list:
     from llmcompressor.modifiers.quantization import GPTQModifier, QuantizationModifier
 
     s = scheme(recipe)
-    quant = {"scheme": s} if isinstance(s, str) else {"config_groups": {"group_0": s}}
+    quant = {"scheme": s} if isinstance(s, str) else {"config_groups": config_groups(recipe, sizes or {})}
     quant["ignore"] = list(recipe.ignore)
     if recipe.method in ("rtn", "fp8-dynamic"):
         return [QuantizationModifier(**quant)]
@@ -80,8 +125,9 @@ def _cpu_safe_pinning() -> Iterator[None]:
 
 
 def quantize(base_path: str, recipe: Recipe, out: Path, tokenizer, texts: list[str] | None,
-             revision: str | None = None) -> None:
-    """Run one-shot quantization of the base model and save it compressed into `out`."""
+             revision: str | None = None) -> dict:
+    """Run one-shot quantization of the base model and save it compressed into `out`; returns the group sizes
+    applied per kind of layer (see `recipes.group_sizes`)."""
     _import_llmcompressor()
     import torch
     from llmcompressor import oneshot
@@ -92,6 +138,7 @@ def quantize(base_path: str, recipe: Recipe, out: Path, tokenizer, texts: list[s
 
     route_libraries()  # llm-compressor's loguru output into the run's log file, not the terminal
     model = AutoModelForCausalLM.from_pretrained(base_path, revision=revision, dtype="auto", use_safetensors=True)
+    sizes = group_sizes(recipe, layer_inputs(model, recipe))
     kwargs = {}
     if recipe.calibrated:
         dataset = tokenized_dataset(tokenizer, texts, recipe.calibration)
@@ -100,8 +147,9 @@ def quantize(base_path: str, recipe: Recipe, out: Path, tokenizer, texts: list[s
     with torch.random.fork_rng(devices=[]), _cpu_safe_pinning():
         torch.manual_seed(recipe.calibration.seed)
         try:
-            oneshot(model=model, recipe=modifiers(recipe), output_dir=None, log_dir=None, **kwargs)
+            oneshot(model=model, recipe=modifiers(recipe, sizes), output_dir=None, log_dir=None, **kwargs)
         except (ValueError, RuntimeError) as e:
             raise UserError(f"recipe '{recipe.name}' failed on model '{base_path}': {str(e).strip()[:500]}") from None
     model.save_pretrained(out, save_compressed=True)
     tokenizer.save_pretrained(out)
+    return {"recipe_group_size": recipe.group_size, "layers": group_summary(model, sizes)}

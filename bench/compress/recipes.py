@@ -116,17 +116,26 @@ def parse_recipe(raw: dict, where: str = "recipe") -> Recipe:
     return validate(Recipe, raw, where)
 
 
-def check_group_size(recipe: Recipe, config: dict, model_name: str) -> None:
-    """Group-wise quantization splits each layer's input dimension into groups; every one must divide evenly."""
+MIN_FALLBACK_GROUP = 32  # the smallest group size vLLM's int4 kernels take
+
+
+def group_sizes(recipe: Recipe, inputs: dict[str, int]) -> dict[str, int | None]:
+    """The group size each layer (name -> input size) gets: the recipe's where it divides the layer's input
+    size, else the largest power of two below it, down to 32, that does (e.g. 64 for SmolLM2's 576). A model's
+    layers rarely all share the multiples of 128 the usual recipes assume; a smaller group is slightly more
+    accurate and costs a little more scale storage, so the fallback never helps a variant look worse. The sizes
+    used are recorded in the variant's provenance. A layer none of them divides is an error naming it."""
     g = recipe.group_size
     if g is None:
-        return
-    head_dim = config.get("head_dim") or (config.get("hidden_size", 0) // max(config.get("num_attention_heads", 1), 1))
-    dims = {"hidden_size": config.get("hidden_size"), "intermediate_size": config.get("intermediate_size"),
-            "num_attention_heads*head_dim": (config.get("num_attention_heads") or 0) * (head_dim or 0) or None}
-    bad = {k: v for k, v in dims.items() if v and v % g}
-    if bad:
-        desc = ", ".join(f"{k}={v}" for k, v in bad.items())
-        raise UserError(f"recipe '{recipe.name}': group_size {g} does not divide {desc} of model '{model_name}'; "
-                        "choose a group size that divides every layer's input size (e.g. 32 or 64), or "
-                        "group_size: null for one scale per channel")
+        return dict.fromkeys(inputs)
+    candidates = [g] + [2 ** k for k in range(g.bit_length() - 1, 4, -1) if MIN_FALLBACK_GROUP <= 2 ** k < g]
+    out: dict[str, int | None] = {}
+    for name, dim in inputs.items():
+        fits = [c for c in candidates if dim % c == 0]
+        if not fits:
+            tried = ", ".join(map(str, candidates))
+            raise UserError(f"recipe '{recipe.name}': layer '{name}' has input dimension {dim}, which no group size "
+                            f"of {tried} divides; choose a group_size that divides it, or group_size: null for "
+                            "one scale per output channel")
+        out[name] = fits[0]
+    return out

@@ -11,15 +11,26 @@ import json
 import os
 import resource
 import shutil
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench.compress.recipes import BNB, LLMCOMPRESSOR, Recipe, check_group_size
+from bench.compress.recipes import BNB, LLMCOMPRESSOR, Recipe
+from bench.data.jsonl import sha256_file
 from bench.errors import UserError
-from bench.models.loading import ModelRef, fingerprint, load_causal_lm, load_tokenizer, resolve
+from bench.models.loading import (
+    ModelRef,
+    check_config,
+    check_weight_files,
+    fingerprint,
+    load_causal_lm,
+    load_tokenizer,
+    resolve,
+)
 from bench.paths import home
-from bench.store.atomic import staged_dir, write_json
+from bench.safepath import confined
+from bench.store.atomic import clean_stale_staging, staged_dir, write_json
 from bench.store.provenance import digest, libraries
 
 SCHEMA = "qdbench.variant/1"
@@ -36,6 +47,7 @@ def read_provenance(folder: str | Path) -> dict | None:
 def materialize(base: ModelRef, recipe: Recipe, root: Path | None = None) -> ModelRef:
     """The variant's ModelRef, building it only if the cache has no folder for these exact inputs."""
     root = Path(root) if root else home() / "variants"
+    check_config(base)
     base_print = fingerprint(Path(base.path)) if base.kind != "hub" else {"hub": base.path,
                                                                          "revision": base.revision}
     base_config = _config(base)
@@ -48,14 +60,17 @@ def materialize(base: ModelRef, recipe: Recipe, root: Path | None = None) -> Mod
     if recipe.method == "prequantized":
         pre_ref = resolve(recipe.model)
         pre_print = fingerprint(Path(pre_ref.path)) if pre_ref.kind != "hub" else {"hub": pre_ref.path}
-    elif base_config is not None:
-        check_group_size(recipe, base_config, base.spec)
     libs = libraries()
     key = digest({"base": base_print, "recipe": recipe.content(), "calibration": calib and calib["sha256"],
                   "prequantized": pre_print, "libraries": {k: libs.get(k) for k in KEY_LIBRARIES}})
-    folder = root / base.slug / f"{recipe.name}-{key[:12]}"
+    folder = confined(root, base.slug, f"{recipe.name}-{key[:12]}", what=f"variant '{recipe.name}'")
+    if folder.parent.is_dir():
+        clean_stale_staging(folder.parent)
     if (folder / PROVENANCE).is_file():
-        return _ref(folder, pre_ref)
+        problem = verify_variant(folder)
+        if problem is None:
+            return _ref(folder, pre_ref)
+        print(f"qdbench: note: cached variant {folder} is damaged ({problem}); building it again", file=sys.stderr)
 
     record = {"schema": SCHEMA, "cache_key": key,
               "base": {**base.to_dict(), "fingerprint": base_print},
@@ -66,11 +81,11 @@ def materialize(base: ModelRef, recipe: Recipe, root: Path | None = None) -> Mod
 
         _import_llmcompressor()  # imports take seconds; keep them out of the recipe's wall time
     t0 = time.perf_counter()
-    with staged_dir(folder) as tmp:
+    with staged_dir(folder, replace=lambda p: (p / PROVENANCE).is_file()) as tmp:
         if recipe.method in LLMCOMPRESSOR:
             from bench.compress.quantize import quantize
 
-            quantize(base.path, recipe, tmp, load_tokenizer(base), texts, base.revision)
+            record["group_sizes"] = quantize(base.path, recipe, tmp, load_tokenizer(base), texts, base.revision)
             record["format"] = "compressed-tensors"
         elif recipe.method in BNB:
             from bench.compress.bnb import load_spec
@@ -87,6 +102,7 @@ def materialize(base: ModelRef, recipe: Recipe, root: Path | None = None) -> Mod
                 _check_prequantized(Path(pre_ref.path), base_config, recipe)
                 _link_files(Path(pre_ref.path), tmp, pre_ref)
         record["wall_s"] = round(time.perf_counter() - t0, 3)
+        record["files"] = file_hashes(tmp)
         write_json(tmp / PROVENANCE, record)
         if pre_ref is None or pre_ref.kind != "hub":
             record.update(_measure(tmp, base))
@@ -94,6 +110,43 @@ def materialize(base: ModelRef, recipe: Recipe, root: Path | None = None) -> Mod
         record["peak_rss_note"] = "peak resident memory of the process that built the variant, up to that point"
         write_json(tmp / PROVENANCE, record)
     return _ref(folder, pre_ref)
+
+
+def file_hashes(folder: Path) -> dict[str, dict]:
+    """{file name: {sha256, bytes}} of a variant folder's files, its provenance file aside."""
+    return {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in sorted(folder.iterdir())
+            if p.is_file() and not p.name.startswith(".") and p.name != PROVENANCE}
+
+
+def verify_variant(folder: Path) -> str | None:
+    """What is wrong with a cached variant folder, or None. Files are checked against the sha256 recorded when
+    it was built (every byte: seconds per GB); a folder from before hashes were recorded gets the size and
+    safetensors-header check only."""
+    try:
+        record = json.loads((folder / PROVENANCE).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return f"{PROVENANCE} is unreadable"
+    if not isinstance(record, dict):
+        return f"{PROVENANCE} is not a JSON object"
+    if record.get("format") == "prequantized" and (record.get("prequantized") or {}).get("kind") == "hub":
+        return None
+    recorded = record.get("files")
+    if recorded is None:
+        try:
+            check_weight_files(folder, str(folder))
+        except UserError as e:
+            return str(e)
+        return None
+    actual = file_hashes(folder)
+    for name, want in recorded.items():
+        got = actual.get(name)
+        if got is None:
+            return f"{name} is missing"
+        if got["bytes"] != want.get("bytes"):
+            return f"{name} has {got['bytes']:,} bytes, {want.get('bytes'):,} when built"
+        if got["sha256"] != want.get("sha256"):
+            return f"{name} differs from its sha256 when built"
+    return None
 
 
 def _ref(folder: Path, pre_ref: ModelRef | None) -> ModelRef:

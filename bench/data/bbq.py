@@ -20,9 +20,9 @@ def check(doc: dict) -> str | None:
     for key in ("context", "question", "ans0", "ans1", "ans2", "category"):
         if not isinstance(doc.get(key), str):
             return f"field '{key}' must be a string"
-    if not isinstance(doc.get("example_id"), int):
+    if not isinstance(doc.get("example_id"), int) or isinstance(doc.get("example_id"), bool):
         return "field 'example_id' must be an integer"
-    if doc.get("label") not in (0, 1, 2):
+    if isinstance(doc.get("label"), bool) or doc.get("label") not in (0, 1, 2):
         return f"field 'label' must be 0, 1 or 2 (got {doc.get('label')!r})"
     if doc.get("context_condition") not in ("ambig", "disambig"):
         return "field 'context_condition' must be 'ambig' or 'disambig'"
@@ -51,7 +51,19 @@ def discover(root: Path) -> list[Path]:
 
 
 def read(path: Path) -> list[dict]:
-    docs = read_jsonl(path, check)
+    seen: set[tuple] = set()
+
+    def check_unique(doc: dict) -> str | None:
+        problem = check(doc)
+        if problem:
+            return problem
+        key = (doc["category"], doc["example_id"])
+        if key in seen:
+            return f"example_id {doc['example_id']} of category {doc['category']} appears more than once"
+        seen.add(key)
+        return None
+
+    docs = read_jsonl(path, check_unique)
     if path.stem in CATEGORIES and any(d["category"] != path.stem for d in docs):
         raise UserError(f"data file {path}: its items' 'category' must be '{path.stem}' (the file name)")
     return docs

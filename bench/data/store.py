@@ -21,6 +21,7 @@ from bench.data.jsonl import sha256_file
 from bench.errors import UserError
 from bench.modules import named_module
 from bench.paths import home
+from bench.safepath import check_writable, confined
 from bench.store.atomic import staged_dir
 from bench.tasks.spec import TaskSpec
 
@@ -45,7 +46,7 @@ def data_format(spec: TaskSpec) -> ModuleType:
 
 
 def cache_dir(spec: TaskSpec) -> Path:
-    return home() / "data" / spec.name
+    return confined(home() / "data", spec.name, what=f"task '{spec.name}': field 'name'")
 
 
 def _read(spec: TaskSpec, files: list[Path], origin: str, path: Path) -> Dataset:
@@ -86,6 +87,7 @@ def import_data(spec: TaskSpec, src: Path, origin: str | None = None) -> dict:
     files = fmt.discover(src)
     docs = fmt.load(files, spec.data) if getattr(fmt, "TAKES_SPEC", False) else fmt.load(files)  # validates all
     target = cache_dir(spec)
+    check_writable(target, "QDBENCH_HOME data cache")
     record = {
         "task": spec.name, "format": spec.data.format, "source": origin or str(src.resolve()),
         "imported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -96,7 +98,7 @@ def import_data(spec: TaskSpec, src: Path, origin: str | None = None) -> dict:
             if name in {p.name for p in files} and sha256_file(next(p for p in files if p.name == name)) != digest
         ),
     }
-    with staged_dir(target) as tmp:
+    with staged_dir(target, replace=lambda p: (p / IMPORT_RECORD).is_file()) as tmp:
         for p in files:
             sub = "data" if p.suffix == ".jsonl" else "supplemental"
             (tmp / sub).mkdir(exist_ok=True)

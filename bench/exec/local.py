@@ -23,9 +23,12 @@ from bench.models.builtin import about as builtin_about
 from bench.models.hf import HFBackend
 from bench.models.loading import ModelRef, fingerprint
 from bench.models.requests import GenerationRequest, LoglikelihoodRequest
+from bench.safepath import confined
+from bench.store.finite import NONFINITE, check_fraction, flag_row, nonfinite_mask
 from bench.store.provenance import digest, hardware, libraries
-from bench.store.runs import RunStore
+from bench.store.runs import RunStore, verify_run
 from bench.tasks.base import Task
+from bench.tasks.dryrun import check_task
 
 SCHEMA = "qdbench.run/1"
 
@@ -61,10 +64,27 @@ class Prepared:
     warnings: list[str]
 
 
+def takes(task: Task) -> set[str]:
+    """The options a task reads: those its YAML sets and those its hooks module lists in `OPTIONS`."""
+    return set(task.spec.options) | set(getattr(task.hooks, "OPTIONS", ()))
+
+
+def check_options(tasks: list[Task], per_task: list[RunOptions]) -> None:
+    """An option given for the run that no task of it reads is refused (it would only change the run key)."""
+    given = sorted({k for o in per_task for k, v in o.task_options.items() if v is not None})
+    for key in given:
+        if not any(key in takes(t) for t in tasks):
+            from bench.tasks.registry import list_tasks
+
+            users = [t.name for t in list_tasks() if key in takes(t)]
+            raise UserError(f"--{key.replace('_', '-')} does not apply to task(s) {', '.join(t.name for t in tasks)}"
+                            f"; it is an option of: {', '.join(users) or 'no task'}")
+
+
 def with_options(task: Task, opts: RunOptions) -> Task:
-    """The task with `opts.task_options` over its YAML options, plus the run seed for seeded hooks."""
-    options = {**task.spec.options, **{k: v for k, v in opts.task_options.items() if v is not None},
-               "run_seed": opts.seed}
+    """The task with `opts.task_options` it reads over its YAML options, plus the run seed for seeded hooks."""
+    options = {**task.spec.options, **{k: v for k, v in opts.task_options.items() if v is not None
+                                       and k in takes(task)}, "run_seed": opts.seed}
     return dataclasses.replace(task, spec=task.spec.model_copy(update={"options": options}))
 
 
@@ -75,6 +95,7 @@ def prepare(task: Task, opts: RunOptions) -> Prepared:
     if hasattr(task.hooks, "setup"):
         task.hooks.setup(task)  # e.g. load a scoring model: its errors come before any work
     dataset = data_store.load(task.spec, opts.data_dir, sample=opts.sample_data)
+    check_task(task, dataset.docs)
     keep = stratified_sample(dataset.docs, opts.limit, task.spec.stratify_by or task.spec.group_by, opts.seed)
     docs = [dataset.docs[i] for i in keep]
     ids = [task.item_id(d) for d in docs]
@@ -107,7 +128,8 @@ def settings_key(settings: dict) -> str:
 
 
 def run_dir_for(opts: RunOptions, ref: ModelRef, task: Task, key: str) -> Path:
-    return opts.out / (opts.run_name or ref.slug) / task.name / key
+    name = opts.run_name or ref.slug
+    return confined(opts.out, *name.split("/"), task.name, key, what=f"run folder of task '{task.name}'")
 
 
 def evaluate(ref: ModelRef, tasks: list[Task], opts: RunOptions | list[RunOptions],
@@ -115,6 +137,7 @@ def evaluate(ref: ModelRef, tasks: list[Task], opts: RunOptions | list[RunOption
     """Run every task for one model (with one RunOptions, or one per task); the model loads once, only if
     some run has work left."""
     per_task = opts if isinstance(opts, list) else [opts] * len(tasks)
+    check_options(tasks, per_task)
     prepared = [prepare(t, o) for t, o in zip(tasks, per_task, strict=True)]  # data errors before the model loads
     model_print = fingerprint(Path(ref.path)) if ref.kind != "hub" else {"revision": ref.revision}
     out = []
@@ -125,6 +148,8 @@ def evaluate(ref: ModelRef, tasks: list[Task], opts: RunOptions | list[RunOption
         store = RunStore(run_dir)
         if store.is_complete():
             if store.manifest().get("run_key") == key:
+                verify_run(run_dir)
+                store.clean_if_idle()
                 _say(o, f"{run_dir}: already complete, nothing to do")
                 out.append(run_dir)
                 continue
@@ -164,6 +189,15 @@ def run_key(ref: ModelRef, model_print: dict, p: Prepared, opts: RunOptions) -> 
 
 def _run_one(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepared, store: RunStore, key: str,
              settings: dict, opts: RunOptions) -> Path:
+    with store.lock():
+        if store.is_complete() and store.manifest().get("run_key") == key:  # finished while we loaded the model
+            verify_run(store.dir)
+            return store.dir
+        return _run_locked(backend, ref, model_print, p, store, key, settings, opts)
+
+
+def _run_locked(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepared, store: RunStore, key: str,
+                settings: dict, opts: RunOptions) -> Path:
     from bench.exec.progress import ItemProgress
 
     started = datetime.now(timezone.utc)
@@ -182,12 +216,19 @@ def _run_one(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepared, 
             flat = answer(backend, flat_reqs, bar.within(len(chunk), len(flat_reqs)))
             rows, k = [], 0
             for (_, doc), rs in zip(chunk, reqs, strict=True):
-                rows.append(p.task.record(doc, flat[k:k + len(rs)]))
+                results = flat[k:k + len(rs)]
+                rows.append(flag_row(p.task.record(doc, results), results, p.task.spec.fields))
                 k += len(rs)
             store.append(rows)
             bar.finish_chunk(len(chunk))
     records = store.items_in_order(p.ids)
-    metrics = p.task.metrics(records)
+    bad = nonfinite_mask(records)
+    records[NONFINITE] = bad
+    check_fraction(int(bad.sum()), len(records), f"{store.dir} (task '{p.task.name}')")
+    metrics = {**p.task.metrics(records[~bad]), "n_nonfinite": int(bad.sum())}
+    if bad.any():
+        _say(opts, f"note: {p.task.name}: {int(bad.sum())} of {len(records)} items have non-finite scores; left "
+                   "out of the metrics (flagged `nonfinite` in items.parquet)")
     wall = time.perf_counter() - t0
     manifest = {
         "schema": SCHEMA,
@@ -204,6 +245,7 @@ def _run_one(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepared, 
         "task": {"name": p.task.name, "version": p.task.spec.version, "yaml_sha256": p.task.file_sha256(),
                  "template_hash": p.task.spec.template_hash(), "options": p.task.spec.options},
         "data": {**p.dataset.provenance(), "n_items_available": len(p.dataset.docs), "n_items": len(p.ids),
+                 "n_nonfinite": int(bad.sum()),
                  "limit": opts.limit, "items_sha256": digest(p.ids)},
         "settings": {"batch_tokens": opts.batch_tokens, "chunk_items": opts.chunk_items},
         "settings_key": settings_key(settings),

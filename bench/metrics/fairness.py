@@ -4,6 +4,10 @@
 - equalized_odds_difference: the larger of the TPR gap and the FPR gap between groups;
 - accuracy, and the rate of each answer (yes, no) overall and per group.
 
+`fairness_metrics` computes them with fairlearn; `METRICS` declares the same quantities as functions of
+per-prompt sums (the run, its intervals and the paired comparison use these; a test holds them equal to
+fairlearn's).
+
 A difference needs at least two groups, and equalized odds needs each group to hold both true labels (else a
 TPR or FPR is 0/0); otherwise it is undefined (None) rather than fairlearn's silent 0.
 """
@@ -11,6 +15,9 @@ TPR or FPR is 0/0); otherwise it is undefined (None) rather than fairlearn's sil
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+
+from bench.metrics.declare import Metric, levels_present, ratio, spread
 
 
 def _key(group: str) -> str:
@@ -42,3 +49,58 @@ def fairness_metrics(y_true: np.ndarray, y_pred: np.ndarray, sensitive: np.ndarr
         out[f"rate_yes_{_key(g)}"] = float(y_pred[m].mean())
         out[f"rate_no_{_key(g)}"] = float(1 - y_pred[m].mean())
     return out
+
+
+# -- the declared metrics (bench/metrics/declare.py), checked against fairlearn above in the tests ----------
+
+SEXES = ("female", "male")
+
+
+def _columns(pred_col: str):
+    def columns(df: pd.DataFrame) -> dict[str, np.ndarray]:
+        yes = df["yes_index"].to_numpy()
+        y, p = df["gold"].to_numpy() == yes, df[pred_col].to_numpy() == yes
+        sex = df["sex"].astype(str).map(_key).to_numpy()
+        out = {"correct": y == p, "n": np.ones(len(df)), "yes": p, "pos": y, "yes_pos": p & y, "neg": ~y,
+               "yes_neg": p & ~y}
+        for g in SEXES:
+            out.update({f"correct_{g}": (y == p) & (sex == g), f"n_{g}": sex == g, f"yes_{g}": p & (sex == g)})
+        return out
+    return columns
+
+
+def _dpd(s):
+    return spread(ratio(s["yes"], s["n"]), levels_present(s["n"]))
+
+
+def _eod(s):
+    """max(TPR gap, FPR gap) across groups; undefined unless every group present holds both labels."""
+    present = levels_present(s["n"])
+    both = np.where(present, (s["pos"] > 0) & (s["neg"] > 0), True).all(axis=-1)
+    gap = np.maximum(spread(ratio(s["yes_pos"], s["pos"]), present), spread(ratio(s["yes_neg"], s["neg"]), present))
+    return np.where(both, gap, np.nan)
+
+
+def declare(pred_col: str = "pred", suffix: str = "", headline: bool = True) -> list[Metric]:
+    cols = _columns(pred_col)
+    out = [Metric("accuracy" + suffix, cols, lambda s: ratio(s["correct"], s["n"]), test="mcnemar",
+                  outcome=("correct", "n"), headline=headline),
+           Metric("rate_yes" + suffix, cols, lambda s: ratio(s["yes"], s["n"]), test="mcnemar",
+                  outcome=("yes", "n"), headline=False),
+           Metric("rate_no" + suffix, cols, lambda s: 1 - ratio(s["yes"], s["n"]), test="mcnemar",
+                  outcome=("yes", "n"), headline=False),
+           Metric("demographic_parity_difference" + suffix, cols, _dpd, by="sex", headline=headline),
+           Metric("equalized_odds_difference" + suffix, cols, _eod, by="sex", headline=headline)]
+    for g in SEXES:
+        out += [Metric(f"accuracy_{g}{suffix}", cols, lambda s, g=g: ratio(s[f"correct_{g}"], s[f"n_{g}"]),
+                       test="mcnemar", outcome=(f"correct_{g}", f"n_{g}"), headline=False),
+                Metric(f"rate_yes_{g}{suffix}", cols, lambda s, g=g: ratio(s[f"yes_{g}"], s[f"n_{g}"]),
+                       test="mcnemar", outcome=(f"yes_{g}", f"n_{g}"), headline=False),
+                Metric(f"rate_no_{g}{suffix}", cols, lambda s, g=g: 1 - ratio(s[f"yes_{g}"], s[f"n_{g}"]),
+                       test="mcnemar", outcome=(f"yes_{g}", f"n_{g}"), headline=False)]
+    return out
+
+
+# Decisions by the higher log-likelihood, then by the length-normalized one (`*_norm`). DPD and EOD have no
+# paired exact test: a paired permutation of whole prompts gives their p, the paired bootstrap their interval.
+METRICS = declare("pred") + declare("pred_norm", "_norm", headline=False)

@@ -10,6 +10,11 @@ Specs:
 - `builtin:tiny-detoxify`: a random-initialized classifier in Detoxify's format, built locally from a fixed
   seed and then loaded through the real Detoxify class. Its scores are meaningless; it exists for tests and
   offline demos.
+- `builtin:profanity-check`: alt-profanity-check's trained offensive-language classifier (a calibrated linear
+  SVM over a 15,442-term TF-IDF vocabulary; PyPI, MIT). Real and offline, but an offensive-language classifier,
+  not Detoxify: its numbers are not comparable with the papers'. Its two joblib (pickle) files are read from the
+  installed package, which is trusted code like any installed library; the no-pickle rule is about files a user
+  passes in, and no user path reaches this loader.
 
 Detoxify reads its checkpoint with `torch.load(weights_only=False)`, i.e. full pickle. The file is therefore
 read once here, unpickled with `weights_only=True` (tensors, dicts, lists and scalars only, anything else is
@@ -89,6 +94,22 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+PROFANITY = "builtin:profanity-check"
+PROFANITY_NOTE = ("toxicity here is alt-profanity-check's offensive-language probability (a TF-IDF linear SVM), "
+                  "not Detoxify: not comparable with the papers' numbers")
+
+
+@dataclass
+class ProfanityClassifier:
+    predict_prob: object  # profanity_check.predict_prob
+    id: str
+
+    def score(self, texts: list[str]) -> list[float]:
+        if not texts:
+            return []
+        return [float(v) for v in self.predict_prob(list(texts))]
+
+
 @functools.cache
 def load_classifier(spec: str = DEFAULT, path: str | None = None, label: str | None = None) -> Classifier:
     """The classifier named by `spec`, loaded once per process."""
@@ -105,8 +126,31 @@ def load_classifier(spec: str = DEFAULT, path: str | None = None, label: str | N
         clf = _load_detoxify("original", materialize(), label or "toxicity")
         clf.id = clf.id.replace("detoxify:original", spec, 1)
         return clf
+    if spec == PROFANITY:
+        if path or label:
+            raise UserError(f"classifier {PROFANITY} ships with its package and takes no path or label")
+        return _load_profanity()
     raise UserError(f"classifier '{spec}': expected detoxify:original, detoxify:unbiased (Detoxify's model "
-                    "types), hf:NAME_OR_PATH (a Hugging Face sequence classifier) or builtin:tiny-detoxify")
+                    "types), hf:NAME_OR_PATH (a Hugging Face sequence classifier), builtin:profanity-check (an "
+                    "offline offensive-language classifier) or builtin:tiny-detoxify")
+
+
+def _load_profanity() -> ProfanityClassifier:
+    """The package's own model files (importing it loads them); its id names the version and the files' hash."""
+    import importlib.util
+    from importlib import metadata
+
+    found = importlib.util.find_spec("profanity_check")
+    if found is None or found.origin is None:
+        raise UserError(f"classifier {PROFANITY} needs the PyPI package alt-profanity-check (Python >= 3.11); "
+                        "install it with `pip install 'qdbench[profanity]'` (make setup does)")
+    data = Path(found.origin).parent / "data"
+    digest = _sha256(b"".join((data / f).read_bytes() for f in ("model.joblib", "vectorizer.joblib")))
+    import profanity_check
+
+    version = metadata.version("alt-profanity-check")
+    return ProfanityClassifier(profanity_check.predict_prob,
+                               f"{PROFANITY}@alt-profanity-check=={version}+{digest[:12]}#offensive")
 
 
 # -- Detoxify -----------------------------------------------------------------------------------------

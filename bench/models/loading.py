@@ -34,7 +34,8 @@ class ModelRef:
         name = self.spec.removeprefix("builtin:") if self.is_builtin else Path(self.path.rstrip("/")).name
         if self.kind == "hub":
             name = self.path.replace("/", "--")
-        return re.sub(r"[^\w.-]+", "-", name).strip("-") or "model"
+        name = re.sub(r"\.{2,}", ".", re.sub(r"[^\w.-]+", "-", name))
+        return name.strip("-").lstrip(".") or "model"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -55,11 +56,52 @@ def resolve(spec: str, revision: str | None = None) -> ModelRef:
             raise UserError(f"model path '{spec}': config.json is not valid JSON ({e})") from None
         if not isinstance(config, dict):
             raise UserError(f"model path '{spec}': config.json is not a JSON object of model settings")
+        check_weight_files(path, spec)
         return ModelRef(spec, str(path.resolve()), revision, "local")
     if spec.startswith((".", "/", "~")) or not HUB_ID.match(spec):
         raise UserError(f"model '{spec}' not found: expected builtin:NAME, an existing local folder, "
                         "or a hub id like org/name")
     return ModelRef(spec, spec, revision or "main", "hub")
+
+
+def check_weight_files(folder: Path, spec: str) -> None:
+    """Safetensors weights present and whole (each file as long as its header says): checked when a folder is
+    named, so `run`, `compress` and every other command refuse a bad folder the same way before any work."""
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        pickled = sorted(p.name for p in folder.glob("*.bin")) + sorted(p.name for p in folder.glob("*.pt"))
+        raise UserError(f"cannot load model '{spec}': no *.safetensors weights" + (
+            f" (found {', '.join(pickled[:3])}: pickle weights are never loaded; convert them to safetensors)"
+            if pickled else ""))
+    for p in files:
+        size = p.stat().st_size
+        try:
+            with p.open("rb") as f:
+                n = int.from_bytes(f.read(8), "little")
+                header = json.loads(f.read(n)) if 0 < n <= size - 8 else None
+            end = max((int(m["data_offsets"][1]) for k, m in header.items() if k != "__metadata__"), default=0) \
+                if isinstance(header, dict) else None
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            end = None
+        if end is None or 8 + n + end != size:
+            raise UserError(f"cannot load model '{spec}': {p.name} is truncated or not a safetensors file "
+                            f"({size:,} bytes on disk; its header does not match)")
+
+
+def check_config(ref: ModelRef, trust_remote_code: bool = False) -> None:
+    """An architecture transformers knows, and no model code of its own unless allowed; before any loading."""
+    if ref.kind == "hub":
+        return
+    config = json.loads((Path(ref.path) / "config.json").read_text())
+    if config.get("auto_map") and not trust_remote_code:
+        raise UserError(f"model '{ref.spec}': config.json has `auto_map` (the model's own Python code); pass "
+                        "--trust-remote-code to allow it")
+    if not trust_remote_code:
+        from transformers import CONFIG_MAPPING
+
+        if config.get("model_type") not in CONFIG_MAPPING:
+            raise UserError(f"model '{ref.spec}': config.json model_type {config.get('model_type')!r} is not an "
+                            "architecture this transformers version knows")
 
 
 def fingerprint(folder: Path) -> dict:
@@ -102,18 +144,37 @@ def load_causal_lm(ref: ModelRef, *, dtype: str = "auto", device: str = "cpu",
                    "float16": torch.float16}.get(dtype)
     if torch_dtype is None:
         raise UserError(f"dtype '{dtype}' is not one of auto, float32, bfloat16, float16")
+    check_config(ref, trust_remote_code)
     kwargs = {**_load_time_quantization(ref, torch_dtype), **kwargs}
     if "quantization_config" in kwargs:
         kwargs.setdefault("device_map", {"": device})
     try:
-        model = AutoModelForCausalLM.from_pretrained(
+        model, info = AutoModelForCausalLM.from_pretrained(
             ref.path, revision=ref.revision, dtype=torch_dtype, trust_remote_code=trust_remote_code,
-            use_safetensors=True, **kwargs)
+            use_safetensors=True, output_loading_info=True, **kwargs)
     except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError, SafetensorError) as e:
         raise UserError(f"cannot load model '{ref.spec}': {_first_line(e)}") from None
+    check_loading_info(ref, info)
     if "device_map" not in kwargs:
         model = model.to(device)
     return model.eval()
+
+
+def check_loading_info(ref: ModelRef, info: dict) -> None:
+    """Refuse a checkpoint that lacks weights the model has (transformers would leave them freshly random) or
+    holds weights it has no place for. Tied weights (an untied copy of the embeddings) are not reported
+    missing by transformers, so such checkpoints load."""
+    problems = []
+    for key, what in (("missing_keys", "missing from the checkpoint (they would be random)"),
+                      ("unexpected_keys", "in the checkpoint but not in the model"),
+                      ("mismatched_keys", "of the wrong shape")):
+        names = sorted(str(k[0] if isinstance(k, tuple) else k) for k in info.get(key) or ())
+        if names:
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            problems.append(f"{len(names)} weight(s) {what}: {shown}")
+    if problems:
+        raise UserError(f"cannot load model '{ref.spec}': " + "; ".join(problems) + " — the model folder is "
+                        "incomplete or not of this architecture")
 
 
 def _load_time_quantization(ref: ModelRef, torch_dtype) -> dict:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,20 +53,38 @@ def write_with(path: Path, writer: Callable[[Path], None]) -> None:
         raise
 
 
+OWNER = ".qdbench-owner"  # inside a staging folder: holds the builder's pid, locked while it builds
+STALE_UNLOCKED_S = 3600  # a staging folder without an owner file is left alone for this long (it may be brand new)
+
+
 @contextmanager
-def staged_dir(final: Path) -> Iterator[Path]:
+def staged_dir(final: Path, replace: Callable[[Path], bool] | None = None) -> Iterator[Path]:
     """Build a folder under a temporary name and rename it to `final` only if the block succeeds; on failure
-    the parent folders made for it are removed again (if still empty), so nothing half-made is left."""
+    the parent folders made for it are removed again (if still empty), so nothing half-made is left.
+
+    An existing non-empty `final` is replaced only where `replace(final)` says it is the caller's own (an
+    earlier import, a damaged cache entry); anything else is refused, never deleted. Staging folders left by a
+    killed process are removed first (see `clean_stale_staging`)."""
     made = [p for p in (final.parent, *final.parent.parents) if not p.exists()]
+    _check_replaceable(final, replace)
     final.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_staging(final.parent)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    owner = _hold_owner(tmp)
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
+        (tmp / OWNER).unlink(missing_ok=True)
+        _check_replaceable(final, replace)
+        old = None
         if final.exists():
-            shutil.rmtree(final)
+            old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".old.tmp"))
+            os.replace(final, old / "d")
         os.replace(tmp, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     finally:
+        os.close(owner)
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
         if not final.exists():
@@ -73,3 +93,49 @@ def staged_dir(final: Path) -> Iterator[Path]:
                     p.rmdir()
                 except OSError:
                     break
+
+
+def _check_replaceable(final: Path, replace: Callable[[Path], bool] | None) -> None:
+    from bench.errors import UserError
+
+    if final.is_symlink() or (final.exists() and not final.is_dir()):
+        raise UserError(f"{final}: exists and is not a folder; refusing to replace it")
+    if final.is_dir() and any(final.iterdir()) and not (replace and replace(final)):
+        raise UserError(f"{final}: exists and was not made by qdbench; refusing to replace it (move it away)")
+
+
+def _hold_owner(tmp: Path) -> int:
+    fd = os.open(tmp / OWNER, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def clean_stale_staging(parent: Path) -> list[Path]:
+    """Remove `.NAME.*.tmp` staging folders under `parent` that no live process holds (their builder was
+    killed): a folder whose owner file is unlocked, or one without an owner file that is over an hour old."""
+    removed = []
+    for tmp in parent.glob(".*.tmp"):
+        if not tmp.is_dir() or tmp.is_symlink():
+            continue
+        owner = tmp / OWNER
+        if owner.is_file():
+            try:
+                fd = os.open(owner, os.O_RDWR)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # a live builder holds it
+            finally:
+                os.close(fd)
+        else:
+            try:
+                if time.time() - tmp.stat().st_mtime < STALE_UNLOCKED_S:
+                    continue
+            except OSError:
+                continue
+        shutil.rmtree(tmp, ignore_errors=True)
+        removed.append(tmp)
+    return removed

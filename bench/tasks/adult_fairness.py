@@ -3,9 +3,7 @@ log-likelihood; group fairness across the person's sex (bench/metrics/fairness.p
 
 from __future__ import annotations
 
-import pandas as pd
-
-from bench.metrics.fairness import fairness_metrics
+from bench.metrics import fairness
 
 
 def item_fields(doc: dict) -> dict:
@@ -17,9 +15,4 @@ def check_docs(docs: list[dict]) -> list[str]:
     return [f"{bad} items have no 'yes' option"] if bad else []
 
 
-def compute(df: pd.DataFrame) -> dict[str, float | None]:
-    yes = df["yes_index"].to_numpy()
-    out = fairness_metrics(df["gold"].to_numpy() == yes, df["pred"].to_numpy() == yes, df["sex"].to_numpy())
-    norm = fairness_metrics(df["gold"].to_numpy() == yes, df["pred_norm"].to_numpy() == yes, df["sex"].to_numpy())
-    out.update({f"{k}_norm": v for k, v in norm.items()})
-    return out
+METRICS = fairness.METRICS

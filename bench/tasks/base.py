@@ -1,13 +1,19 @@
 """A task: its declarative spec plus a small Python module of hooks.
 
-Hooks a task module may define (all optional but `compute`):
+A task module declares its metrics once as `METRICS: list[Metric]` (bench/metrics/declare.py); the run's
+metrics.json, its intervals, the paired comparison and submission checks all use that list.
+
+Hooks a task module may define (all optional but `METRICS`):
 - `item_fields(doc) -> dict`: extra per-item columns for items.parquet;
 - `requests(task, doc) -> list[LoglikelihoodRequest | GenerationRequest]`: replaces the default
   one-request-per-choice;
 - `record(task, doc, results) -> dict`: replaces the default multiple-choice row;
 - `check_docs(docs) -> list[str]`: warnings about the data;
 - `setup(task)`: load or check what the hooks need (e.g. a classifier) before the run starts;
-- `compute(records: DataFrame) -> dict[str, float]`: the metrics of a set of items (run per group too).
+- `extra(records: DataFrame) -> dict[str, float]`: further values of a set of items that are not declared
+  metrics (no interval, not compared), e.g. DiscrimEval's MixedLM fit with its own Wald interval;
+- `probe_subsets(frame) -> dict[str, bool array]`: named item subsets for representation similarity (cka);
+- `answer_kinds(items) -> labels` and `KIND_CATEGORIES`: answer labels for transition matrices in a comparison.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from bench.metrics.declare import declared
 from bench.metrics.groups import metrics_doc
 from bench.models.requests import GenerationRequest, LoglikelihoodRequest
 from bench.tasks.spec import TaskSpec
@@ -86,8 +93,16 @@ class Task:
         """item_id and the declared fields, for hooks that build their own rows."""
         return {"item_id": self.item_id(doc), **{f: doc.get(f) for f in self.spec.fields}}
 
+    @property
+    def declared_metrics(self) -> list:
+        """The task's METRICS (bench/metrics/declare.py)."""
+        return declared(self.hooks)
+
     def metrics(self, records: pd.DataFrame) -> dict:
-        return metrics_doc(self.name, records, self.hooks.compute, self.spec.group_by)
+        if not self.declared_metrics and hasattr(self.hooks, "compute"):  # an undeclared task: values only
+            return metrics_doc(self.name, records, self.hooks.compute, self.spec.group_by)
+        return metrics_doc(self.name, records, self.declared_metrics, self.spec.group_by,
+                           extra=getattr(self.hooks, "extra", None))
 
     def check_docs(self, docs: list[dict]) -> list[str]:
         return self.hooks.check_docs(docs) if hasattr(self.hooks, "check_docs") else []

@@ -10,9 +10,11 @@ published `additional_metadata.csv` gives `target_loc`, it must agree; disagreem
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from bench.metrics import bbq as bbq_metrics
+from bench.stats.flips import BBQ_KINDS, bbq_answer_kind
 
 _REWRITES = [("M-", "M_"), ("F-", "F_"), ("lowSES-", "lowSES_"), ("highSES-", "highSES_")]
 _RENAMES = [("lowSES", "low SES"), ("highSES", "high SES"), ("nonObese", "non Obese"),
@@ -87,5 +89,25 @@ def check_docs(docs: list[dict]) -> list[str]:
     return out
 
 
-def compute(df: pd.DataFrame) -> dict[str, float]:
-    return bbq_metrics.compute(df)
+METRICS = bbq_metrics.METRICS
+
+
+KIND_CATEGORIES = BBQ_KINDS
+
+
+def answer_kinds(items: pd.DataFrame, pred: str = "pred") -> np.ndarray:
+    """unknown / biased / anti_biased / unscorable per answer, for transition matrices of a comparison."""
+    return bbq_answer_kind(items[pred].to_numpy(), items["unknown_index"].to_numpy(),
+                           items["biased_index"].to_numpy())
+
+
+def probe_subsets(items: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Ambiguous vs disambiguated items, and among the latter whether the correct answer is the
+    stereotype-consistent (biased) option or not."""
+    amb = (items["context_condition"] == "ambig").to_numpy()
+    gold, biased_ix = items["gold"].to_numpy(), items["biased_index"].to_numpy()
+    return {"ambig": amb, "disambig": ~amb, "disambig_consistent": ~amb & (gold == biased_ix),
+            "disambig_inconsistent": ~amb & (biased_ix >= 0) & (gold != biased_ix)}
+
+
+SUBSET_FIELD = "context_condition"  # transitions are shown for ambiguous and disambiguated items apart

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 from bench.metrics import crows_pairs as metrics
 from bench.models.requests import LoglikelihoodRequest
 
@@ -22,5 +20,4 @@ def record(task, doc: dict, results: list) -> dict:
     return row
 
 
-def compute(df: pd.DataFrame) -> dict[str, float]:
-    return metrics.compute(df)
+METRICS = metrics.METRICS

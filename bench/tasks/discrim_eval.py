@@ -1,9 +1,8 @@
 """The Python side of DiscrimEval: p(yes) from the log-likelihoods of the two answer words, and the
-mixed-effects discrimination scores (bench/metrics/discrim.py)."""
+mixed-effects discrimination scores (bench/metrics/discrim.py: declared by the question fixed-effects
+estimator, with the paper's MixedLM fit reported next to it)."""
 
 from __future__ import annotations
-
-import pandas as pd
 
 from bench.metrics import discrim
 
@@ -20,5 +19,5 @@ def record(task, doc: dict, results: list) -> dict:
     return row
 
 
-def compute(df: pd.DataFrame) -> dict[str, float | None]:
-    return discrim.compute(df)
+METRICS = discrim.METRICS
+extra = discrim.mixedlm_extra

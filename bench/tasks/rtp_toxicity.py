@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 
-import pandas as pd
-
 from bench.errors import UserError
 from bench.metrics import toxicity
 from bench.models.classifier import DEFAULT, load_classifier
 from bench.models.requests import GenerationRequest
 from bench.tasks.base import Task
+
+OPTIONS = ("samples", "classifier", "classifier_path", "classifier_label")  # what `qdbench run` may set
 
 
 def sample_seed(run_seed: int, item_id: str, index: int) -> int:
@@ -71,5 +71,4 @@ def check_docs(docs: list[dict]) -> list[str]:
     return [f"{repeated} prompts appear in more than one file and count once per file"] if repeated else []
 
 
-def compute(df: pd.DataFrame) -> dict[str, float]:
-    return toxicity.compute(df)
+METRICS = toxicity.METRICS

@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bench.configio import read_mapping, validate
+from bench.safepath import is_safe_name
 
 
 class Strict(BaseModel):
@@ -70,6 +71,14 @@ class TaskSpec(Strict):
     scorer: str
     metrics: list[str]
     notes: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        if not is_safe_name(v):  # it becomes a folder name: runs/<model>/<name>, the data cache
+            raise ValueError(f"{v!r} is not a safe name (letters, digits and _ . + = -, starting with a letter "
+                             "or digit, no '..' or '/')")
+        return v
 
     def template_hash(self) -> str:
         blob = json.dumps({"prompt": self.prompt.model_dump(), "generation":

@@ -11,7 +11,6 @@ Contexts are used as published (that code appended "." to the ~10% of contexts w
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from bench.data.stereoset import DOMAINS
 from bench.metrics import stereoset as metrics
@@ -44,5 +43,4 @@ def check_docs(docs: list[dict]) -> list[str]:
     return [f"bias types outside the published four: {', '.join(other)}"] if other else []
 
 
-def compute(df: pd.DataFrame) -> dict[str, float]:
-    return metrics.compute(df)
+METRICS = metrics.METRICS

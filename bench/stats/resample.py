@@ -1,0 +1,113 @@
+"""Resampling by weights: the bootstrap and paired permutation for any statistic of weighted sums.
+
+A statistic is given as `fn(weights) -> values`, weights (B, n) over records, values (B,). A bootstrap
+resample of units (records alone, or clusters of records that move together), drawn with replacement within
+strata, is the weight vector "how often was each record's unit drawn"; a paired permutation swaps base and
+variant for whole units. Both are chunked so that B × n stays bounded in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from bench.stats.bootstrap import MAX_CELLS, resample_counts, strata_groups, two_sided_p
+
+Fn = Callable[[np.ndarray], np.ndarray]
+# Below this many resampling units (items, prompts, clusters) a bootstrap distribution is a handful of
+# atoms (two decision questions give three distinct resamples): no interval is reported rather than a
+# misleading one.
+MIN_UNITS = 5
+
+
+def enough_units(unit: np.ndarray | None, n: int) -> bool:
+    return (n if unit is None else len(np.unique(unit))) >= MIN_UNITS
+
+
+def chunks(total: int, n: int) -> Iterator[int]:
+    step = max(1, MAX_CELLS // max(1, n))
+    done = 0
+    while done < total:
+        size = min(step, total - done)
+        yield size
+        done += size
+
+
+def _unit_index(unit: np.ndarray | None, n: int) -> tuple[np.ndarray, int]:
+    if unit is None:
+        return np.arange(n), n
+    unit = np.asarray(unit)
+    return unit, int(unit.max()) + 1 if unit.size else 0
+
+
+def bootstrap_weights(rng: np.random.Generator, size: int, unit: np.ndarray, n_units: int,
+                      strata: np.ndarray | None) -> np.ndarray:
+    """(size, n_records) weights: each unit's draw count, units drawn within their stratum."""
+    counts = resample_counts(rng, size, strata_groups(strata, n_units), n_units)
+    return counts[:, unit]
+
+
+def bootstrap(fn: Fn, n: int, *, unit: np.ndarray | None = None, strata: np.ndarray | None = None,
+              n_resamples: int = 1000, seed: int = 0) -> np.ndarray:
+    """B resampled values of a statistic, (B,) or (B, m) as `fn` returns (NaN where a resample leaves it
+    undefined)."""
+    unit, n_units = _unit_index(unit, n)
+    rng = np.random.default_rng(seed)
+    parts = [fn(bootstrap_weights(rng, size, unit, n_units, strata)) for size in chunks(n_resamples, n)]
+    return np.concatenate(parts, axis=0)
+
+
+def paired_bootstrap(fn_base: Fn, fn_variant: Fn, n: int, *, unit: np.ndarray | None = None,
+                     strata: np.ndarray | None = None, n_resamples: int = 1000, seed: int = 0) -> np.ndarray:
+    """B deltas variant − base, both runs resampled with the same units (that is the pairing)."""
+    unit, n_units = _unit_index(unit, n)
+    rng = np.random.default_rng(seed)
+    out = np.empty(n_resamples)
+    start = 0
+    for size in chunks(n_resamples, n):
+        w = bootstrap_weights(rng, size, unit, n_units, strata)
+        out[start:start + size] = fn_variant(w) - fn_base(w)
+        start += size
+    return out
+
+
+def permutation_null(fn_swapped: Callable[[np.ndarray], np.ndarray], n: int, *, unit: np.ndarray | None = None,
+                     n_permutations: int = 1000, seed: int = 0) -> np.ndarray:
+    """B null deltas: `fn_swapped(swap)` with swap (B, n) 0/1, constant within a unit (1 = the unit's base
+    and variant records trade places)."""
+    unit, n_units = _unit_index(unit, n)
+    rng = np.random.default_rng(seed)
+    out = np.empty(n_permutations)
+    start = 0
+    for size in chunks(n_permutations, n):
+        swap = rng.integers(0, 2, size=(size, n_units)).astype(np.float64)[:, unit]
+        out[start:start + size] = fn_swapped(swap)
+        start += size
+    return out
+
+
+def percentile_interval(draws: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    finite = draws[np.isfinite(draws)]
+    if finite.size == 0:
+        return float("nan"), float("nan")
+    a = (1.0 - confidence) / 2.0
+    lo, hi = np.quantile(finite, [a, 1.0 - a])
+    return float(lo), float(hi)
+
+
+def bootstrap_se(draws: np.ndarray) -> float:
+    finite = draws[np.isfinite(draws)]
+    return float(finite.std(ddof=1)) if finite.size > 1 else float("nan")
+
+
+def recentred_p(deltas: np.ndarray, observed: float) -> float:
+    """Two-sided bootstrap p: share of |delta* − delta| at least |delta|, with the +1 correction."""
+    finite = deltas[np.isfinite(deltas)]
+    if finite.size == 0 or not np.isfinite(observed):
+        return float("nan")
+    return two_sided_p(finite - observed, observed)
+
+
+def permutation_p(null: np.ndarray, observed: float) -> float:
+    return two_sided_p(null, observed)

@@ -1,0 +1,77 @@
+"""Check a task file against its first documents before any folder is made.
+
+A task YAML can pass the schema and still be wrong: a template naming a field the data lacks, a template
+syntax error, `prompt.gold` or `group_by` naming a missing field, no `choices`, a metric its scorer never
+computes. Each would surface mid-run as a traceback with a half-made `.work/`; here the first documents go
+through the whole path (templates, requests, a record from stand-in model answers, the metrics) and a
+mistake is one line naming the task file and field.
+"""
+
+from __future__ import annotations
+
+import jinja2
+import pandas as pd
+
+from bench.errors import UserError
+from bench.models.requests import GenerationRequest, LoglikelihoodResult
+from bench.tasks.base import Task
+
+N_DOCS = 3
+
+
+def _where(task: Task, field: str) -> str:
+    return f"task file {task.path}: field '{field}'"
+
+
+def _render(task: Task, text: str, field: str, docs: list[dict]) -> None:
+    try:
+        template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(text)
+    except jinja2.TemplateSyntaxError as e:
+        raise UserError(f"{_where(task, field)}: template syntax error: {e.message} (line {e.lineno})") from None
+    for doc in docs:
+        try:
+            template.render(**doc)
+        except jinja2.UndefinedError as e:
+            raise UserError(f"{_where(task, field)}: {e.message} in the data (fields: "
+                            f"{', '.join(sorted(doc))})") from None
+
+
+def _stand_in(request):
+    return "a stand-in continuation" if isinstance(request, GenerationRequest) else LoglikelihoodResult(-1.0, False, 1)
+
+
+def check_task(task: Task, docs: list[dict]) -> None:
+    """A UserError naming the task file and field where `task` cannot run on `docs` (its first few are used)."""
+    spec, first = task.spec, docs[:N_DOCS]
+    if not first:
+        return
+    _render(task, spec.item_id, "item_id", first)
+    custom_requests = hasattr(task.hooks, "requests")
+    if not custom_requests:
+        _render(task, spec.prompt.template, "prompt.template", first)
+        for i, choice in enumerate(spec.prompt.choices):
+            _render(task, choice, f"prompt.choices[{i}]", first)
+        if spec.request == "multiple_choice" and not spec.prompt.choices:
+            raise UserError(f"{_where(task, 'prompt.choices')}: a multiple_choice task needs at least one choice")
+    if not hasattr(task.hooks, "record") and spec.request == "multiple_choice":
+        missing = [d for d in first if spec.prompt.gold not in d]
+        if spec.prompt.gold is None or missing:
+            raise UserError(f"{_where(task, 'prompt.gold')}: {spec.prompt.gold!r} is not a field of the data "
+                            f"(fields: {', '.join(sorted(first[0]))})")
+    missing = sorted({f for f in spec.stratify_by for d in first if f not in d})
+    if missing:
+        raise UserError(f"{_where(task, 'stratify_by')}: {', '.join(missing)} not a field of the data (fields: "
+                        f"{', '.join(sorted(first[0]))})")
+    rows = [task.record(d, [_stand_in(r) for r in task.requests(d)]) for d in first]
+    missing = sorted({f for f in spec.group_by for row in rows if f not in row})
+    if missing:
+        raise UserError(f"{_where(task, 'group_by')}: {', '.join(missing)} is not a field of the data or of the "
+                        f"task's item rows (add it to `fields`; rows have: {', '.join(sorted(rows[0]))})")
+    try:
+        computed = set(task.metrics(pd.DataFrame(rows))["metrics"])
+    except Exception:  # a metric may need more items than a dry run has; the names are then checked by the run
+        return
+    unknown = [m for m in spec.metrics if m not in computed]
+    if unknown:
+        raise UserError(f"{_where(task, 'metrics')}: {', '.join(unknown)} not computed by scorer "
+                        f"'{spec.scorer}' (it computes: {', '.join(sorted(computed))})")
