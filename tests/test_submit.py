@@ -26,6 +26,14 @@ def _edit_json(path: Path, change) -> None:
     path.write_text(json.dumps(doc))
 
 
+def _reseal(run: Path) -> None:
+    """Record the files' current sha256s in the manifest, as a forger editing consistently would."""
+    from bench.data.jsonl import sha256_file
+
+    _edit_json(run / "manifest.json", lambda d: d.update(
+        integrity={n: sha256_file(run / n) for n in ("items.parquet", "metrics.json")}))
+
+
 def _submit(capsys, *args) -> tuple[int, str, str]:
     rc = main(["submit", *map(str, args)])
     out = capsys.readouterr()
@@ -59,20 +67,30 @@ def test_a_family_from_a_matrix_run_is_accepted_and_a_duplicate_is_not(family_ru
 
 
 @pytest.mark.parametrize("case", ["metric", "group_metric", "missing_base", "traversal", "hostile_family",
-                                  "items_changed", "declared_hash", "symlink_out", "extra_file", "other_items"])
+                                  "items_changed", "declared_hash", "unsealed_edit", "interval", "symlink_out",
+                                  "extra_file", "other_items"])
 def test_tampered_copies_are_refused_whole(case, family_runs, tmp_path, capsys):
     fam = _copy(family_runs, tmp_path / "in")
     run = the_run(fam / "rtn-w4a16" / "bbq")
     expect: tuple[str, ...]
     if case == "metric":
         _edit_json(run / "metrics.json", lambda d: d["metrics"].update(accuracy=0.99))
+        _reseal(run)
         expect = (f"{run / 'metrics.json'}", "field 'metrics.accuracy'", "reported 0.99 but the items give")
+    elif case == "interval":
+        _edit_json(run / "metrics.json", lambda d: d["intervals"]["metrics"]["accuracy"].update(low=-0.5))
+        _reseal(run)
+        expect = (f"{run / 'metrics.json'}", "field 'intervals.metrics.accuracy.low'", "reported -0.5")
+    elif case == "unsealed_edit":  # edited without updating the manifest: issue 16's verify_run catches it
+        _edit_json(run / "metrics.json", lambda d: d["metrics"].update(accuracy=0.99))
+        expect = (f"{run / 'metrics.json'}", "sha256 differs from the one in manifest.json")
     elif case == "group_metric":
         def bump(d):
             group = next(iter(d["by_group"]["category"]))
             d["by_group"]["category"][group]["accuracy"] = 0.5 + 0.25 * (d["by_group"]["category"][group]
                                                                           ["accuracy"] != 0.5)
         _edit_json(run / "metrics.json", bump)
+        _reseal(run)
         expect = ("field 'by_group.category.", "but the items give")
     elif case == "missing_base":
         shutil.rmtree(fam / "base" / "bbq")
@@ -87,10 +105,11 @@ def test_tampered_copies_are_refused_whole(case, family_runs, tmp_path, capsys):
     elif case == "items_changed":
         items = pd.read_parquet(run / "items.parquet")
         items.iloc[1:].to_parquet(run / "items.parquet", index=False)
+        _reseal(run)
         expect = (f"{run / 'items.parquet'}", "data.n_items")
     elif case == "declared_hash":
-        _edit_json(run / "manifest.json", lambda d: d.update(integrity={"items.parquet": "0" * 64}))
-        expect = ("hash mismatch", "items.parquet has sha256")
+        _edit_json(run / "manifest.json", lambda d: d["integrity"].update({"items.parquet": "0" * 64}))
+        expect = (f"{run / 'items.parquet'}", "sha256 differs from the one in manifest.json")
     elif case == "symlink_out":
         outside = tmp_path / "elsewhere.parquet"
         shutil.move(run / "items.parquet", outside)
@@ -103,6 +122,7 @@ def test_tampered_copies_are_refused_whole(case, family_runs, tmp_path, capsys):
         items = pd.read_parquet(run / "items.parquet")
         items.loc[0, "item_id"] = "forged-0"
         items.to_parquet(run / "items.parquet", index=False)
+        _reseal(run)
         expect = ("hash mismatch", "data.items_sha256")
     to = tmp_path / "subs"
     rc, out, err = _submit(capsys, fam, "--to", to)
@@ -131,8 +151,8 @@ def test_a_failure_while_adding_the_second_family_removes_the_first(family_runs,
 
     monkeypatch.setattr(accept.os, "replace", flaky)
     to = tmp_path / "subs"
-    with pytest.raises(OSError):
-        main(["submit", str(tmp_path / "in"), "--to", str(to)])
+    rc, _, err = _submit(capsys, tmp_path / "in", "--to", to)  # the CLI reports an OSError as one error line
+    assert rc == 2 and "No space left on device" in err
     assert len(calls) == 2
     assert [p for p in to.rglob("*") if p.is_file()] == []
 

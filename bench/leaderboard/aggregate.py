@@ -1,13 +1,14 @@
 """From verified submissions to the site's data: one row per variant, paired deltas, group detail, provenance.
 
 The deltas and intervals are computed here from the verified items with the project's paired comparison
-(bench.compare), never taken from a submitted file. Schema `qdbench.leaderboard/1`:
+(bench.compare.report.compare_pair: every metric the task declares), never taken from a submitted file.
+Schema `qdbench.leaderboard/1`:
 {"schema", "generated", "qdbench_version", "settings", "tasks": {TASK: {"metrics", "headline", "description"}},
  "submissions": [{"id", "family", "submitted", "submitter", "notes", "production", "content_sha256"}],
  "rows": [ROW], "details": {ROW_ID: {TASK: DETAIL}}, "provenance": {ROW_ID: {TASK: {...}}}}
 ROW = {"id", "family", "submission", "variant", "model", "label", "method", "kind", "weight_bits", "activation_bits",
        "bytes", "bytes_source", "parameters", "tasks": {TASK: {"n_items", "values": {M: v},
-       "deltas": {M: {"delta", "ci_low", "ci_high", "p_value", "p_adjusted", "significant", "test", "ci"}},
+       "deltas": {M: {"delta", "ci_low", "ci_high", "p_value", "p_adjusted", "significant", "mde", "test", "ci"}},
        "skipped": reason | null}}}
 """
 
@@ -48,7 +49,8 @@ def _task_meta(task_name: str, metric_names: list[str]) -> dict:
 
 
 def _deltas(comparison: dict) -> dict:
-    keep = ("delta", "ci_low", "ci_high", "p_value", "p_adjusted", "significant", "base", "variant", "n_items")
+    keep = ("delta", "ci_low", "ci_high", "p_value", "p_adjusted", "significant", "base", "variant", "n_items",
+            "mde")
     return {m["name"]: {**{k: m["overall"].get(k) for k in keep}, "test": m["test"], "ci": m["ci"]}
             for m in comparison["metrics"]}
 
@@ -97,9 +99,13 @@ def build_data(subs: list[Submission], n_resamples: int = 2000, seed: int = 0) -
                 if name != "base":
                     try:
                         comparison = compare_pair(pair(fam.base(run.task), run), cfg)
-                        entry["deltas"] = _deltas(comparison)
                     except UserError as e:
                         entry["skipped"] = f"no paired comparison: {e}"
+                    else:
+                        if comparison["skipped"]:
+                            entry["skipped"], comparison = f"no paired comparison: {comparison['skipped']}", None
+                        else:
+                            entry["deltas"] = _deltas(comparison)
                 row["tasks"][run.task] = entry
                 details[row_id][run.task] = _detail(run, comparison)
                 provenance[row_id][run.task] = _provenance(run, sub)

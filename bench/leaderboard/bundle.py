@@ -3,10 +3,10 @@
 A bundle is one or more families, each a base run and variant runs per task. Each run folder must hold
 exactly manifest.json, metrics.json and items.parquet as plain files within the size limits; the manifest and
 metrics must match their schemas and carry the required provenance; the items must be the ones the manifest
-names (its item-id hash, and the file hashes it records); every metric must be recomputable from the items
-(the returned runs carry the recomputed metrics);
-and every variant must pair with its family's base run of the same task (same task file, template, data and
-items). The first failure is reported with its file and field; nothing is accepted in part.
+names (its item-id hash, and the file hashes it records: bench.store.runs.verify_run); every metric must be
+recomputable from the items (the returned runs carry the recomputed metrics); and every variant must pair
+with its family's base run of the same task (same task file, template, data and items).
+The first failure is reported with its file and field; nothing is accepted in part.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from bench.leaderboard import limits, schema
 from bench.leaderboard.recompute import verify
 from bench.leaderboard.safety import check_name, check_text, read_json, regular_file, sha256_file, walk_plain
 from bench.store.provenance import digest
+from bench.store.runs import LOCK, verify_run  # a run folder's lock file is left behind, never copied
 
 
 @dataclass
@@ -69,7 +70,7 @@ def find_run_dirs(paths: list[Path]) -> list[Path]:
 def load_run_checked(run_dir: Path) -> tuple[Run, dict[str, str]]:
     """One run folder, fully checked; its file hashes."""
     extra = sorted(str(f.relative_to(run_dir)) for f in walk_plain(run_dir)
-                   if str(f.relative_to(run_dir)) not in limits.RUN_FILES)
+                   if str(f.relative_to(run_dir)) not in (*limits.RUN_FILES, LOCK))
     if extra:
         raise UserError(f"{run_dir / extra[0]}: unexpected file in a run folder (expected only "
                         f"{', '.join(limits.RUN_FILES)})")
@@ -83,14 +84,7 @@ def load_run_checked(run_dir: Path) -> tuple[Run, dict[str, str]]:
     check_name(manifest.task.name, f"{mpath}: field 'task.name'")
     check_text(manifest.model.spec, f"{mpath}: field 'model.spec'")
     hashes = {n: sha256_file(run_dir / n) for n in limits.RUN_FILES}
-    try:
-        recorded = declared_sha256(raw)
-    except UserError as e:
-        raise UserError(f"{mpath}: {e}") from None
-    for name, declared in recorded.items():
-        if name in hashes and declared != hashes[name]:
-            raise UserError(f"{mpath}: hash mismatch: {name} has sha256 {hashes[name][:16]}… but the manifest "
-                            f"records {str(declared)[:16]}…; the file was changed after the run")
+    verify_run(run_dir, raw)
     rawx = read_json(xpath)
     metrics = schema.check(schema.Metrics, rawx, xpath)
     if metrics.task != manifest.task.name:
@@ -105,8 +99,10 @@ def load_run_checked(run_dir: Path) -> tuple[Run, dict[str, str]]:
     if digest(ids) != manifest.data.items_sha256:
         raise UserError(f"{ipath}: hash mismatch: the item ids do not hash to the manifest's field "
                         "'data.items_sha256'; the items are not the ones the run evaluated")
-    if metrics.n_items != len(ids):
-        raise UserError(f"{xpath}: field 'n_items': {metrics.n_items} but items.parquet has {len(ids)} rows")
+    n_counted = metrics.n_items + int(rawx.get("n_nonfinite") or 0)
+    if n_counted != len(ids):
+        raise UserError(f"{xpath}: fields 'n_items' + 'n_nonfinite': {n_counted} but items.parquet has {len(ids)} "
+                        "rows")
     try:
         from bench.tasks.registry import get_task
 
@@ -114,16 +110,6 @@ def load_run_checked(run_dir: Path) -> tuple[Run, dict[str, str]]:
     except UserError as e:
         raise UserError(f"{mpath}: field 'task.name': {e}") from None
     return Run(run_dir, raw, verify(manifest.task.name, items, rawx, xpath), items), hashes
-
-
-def declared_sha256(manifest: dict) -> dict[str, str]:
-    """The file hashes a run recorded about itself: the manifest's `integrity` field, {file name: sha256}."""
-    recorded = manifest.get("integrity")
-    if recorded is None:
-        return {}
-    if not isinstance(recorded, dict) or not all(isinstance(v, str) for v in recorded.values()):
-        raise UserError("field 'integrity': expected {file name: sha256}")
-    return {str(k): v for k, v in recorded.items()}
 
 
 def _read_items(path: Path) -> pd.DataFrame:
