@@ -91,3 +91,16 @@ def the_run(root: Path) -> Path:
     found = sorted({p.parent for p in root.rglob("manifest.json")} | {p.parent for p in root.rglob(".work")})
     assert len(found) == 1, f"expected one run folder under {root}, found {found}"
     return found[0]
+
+
+@pytest.fixture(scope="session")
+def family_runs(tmp_path_factory, tiny_model_dir) -> Path:
+    """`qdbench run MATRIX` output: the tiny model, RTN int8 and int4, on three shipped task samples."""
+    from bench.cli.main import main
+
+    root = tmp_path_factory.mktemp("family-runs")
+    matrix = root / "matrix.yaml"
+    matrix.write_text("name: lb\nfamilies: [{base: builtin:tiny-llama, variants: [rtn-w8a16, rtn-w4a16]}]\n"
+                      "tasks: [bbq, crows_pairs, stereoset]\nsample_data: true\n")
+    assert main(["run", str(matrix), "--out", str(root / "runs"), "--quiet"]) == 0
+    return root / "runs"

@@ -1,0 +1,50 @@
+"""qdbench submit RUN_DIRS... [--to leaderboard/submissions]
+
+Validate a bundle of a family's runs (schemas, provenance, hashes, a base for every variant, identical items,
+every metric recomputed from the items) and add it to the submissions folder atomically, or refuse it whole.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.errors import UserError
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("submit", help="validate a family's runs and add them to the leaderboard's submissions")
+    p.add_argument("runs", nargs="+", type=Path, help="run folders, or folders holding them (e.g. runs/FAMILY)")
+    p.add_argument("--to", type=Path, default=Path("leaderboard/submissions"),
+                   help="submissions folder (default: leaderboard/submissions)")
+    p.add_argument("--submitter", help="who submits (shown on the site)")
+    p.add_argument("--notes", help="free text shown with the submission (e.g. how the runs were made)")
+    p.add_argument("--total-seconds", type=float, help="wall time it took to produce the runs, end to end, if "
+                   "measured (recorded beside the per-run times the manifests give)")
+    p.add_argument("--dry-run", action="store_true", help="validate only; add nothing")
+    p.set_defaults(func=submit)
+
+
+def submit(args) -> int:
+    from bench.cli.checks import out_folder
+    from bench.leaderboard.accept import accept
+    from bench.leaderboard.bundle import find_run_dirs, validate, variant_of
+    from bench.leaderboard.safety import check_text
+
+    out_folder(args.to, "--to")
+    meta = {"submitter": check_text(args.submitter, "--submitter") if args.submitter else None,
+            "notes": check_text(args.notes, "--notes") if args.notes else None,
+            "reported_total_s": args.total_seconds}
+    if args.total_seconds is not None and not args.total_seconds >= 0:
+        raise UserError(f"--total-seconds must be a non-negative number (got {args.total_seconds})")
+    families = validate(find_run_dirs(args.runs))
+    for fam in families:
+        variants = sorted({variant_of(r) for r in fam.runs})
+        tasks = sorted({r.task for r in fam.runs})
+        print(f"family {fam.name}: {len(variants)} variants ({', '.join(variants)}) × {len(tasks)} tasks "
+              f"({', '.join(tasks)}): all checks passed")
+    if args.dry_run:
+        print("dry run: nothing added")
+        return 0
+    for path in accept(families, args.to, meta):
+        print(f"added {path}")
+    return 0

@@ -1,0 +1,125 @@
+"""Add validated families to the submissions folder, all or nothing.
+
+Layout: `<root>/<family>/<submission id>/` holding `submission.json` (schema qdbench.submission/1: who, when,
+what each file's sha256 is, how the variants were measured and how long they took to produce) and
+`runs/<variant>/<task>/{manifest.json, metrics.json, items.parquet}`. Each submission is staged beside its
+final place and renamed in; if any step fails, everything this call added is removed again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench import __version__
+from bench.errors import UserError
+from bench.leaderboard import limits, variants
+from bench.leaderboard.bundle import Family, variant_of
+from bench.leaderboard.safety import check_name, inside, read_json, sha256_file
+from bench.store.atomic import write_json
+
+SCHEMA = "qdbench.submission/1"
+CHECKS = ["manifest and metrics schemas", "required provenance", "file sizes and counts", "no symbolic links",
+          "item ids match the manifest's hash", "recorded file hashes", "metrics recomputed from the items",
+          "a base run for every variant and task", "same task file, template, data, items and seed as the base"]
+
+
+def existing_hashes(root: Path) -> dict[str, Path]:
+    """content sha256 -> submission folder, for every submission already in `root`."""
+    out = {}
+    if not root.is_dir():
+        return out
+    for fam in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for sub in sorted(p for p in fam.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            path = sub / "submission.json"
+            if path.is_file():
+                try:
+                    out[str(read_json(path).get("content_sha256"))] = sub
+                except UserError:
+                    continue
+    return out
+
+
+def production(fam: Family, sizes: dict[str, dict], reported_s: float | None) -> dict:
+    """How long the family took to produce: evaluation wall time per run, variant build time, the clock span."""
+    walls = [float((r.manifest.get("timings") or {}).get("wall_s_last_session") or 0) for r in fam.runs]
+    started = sorted(str(t["started"]) for r in fam.runs if (t := r.manifest["timings"]).get("started"))
+    finished = sorted(str(t["finished"]) for r in fam.runs if (t := r.manifest["timings"]).get("finished"))
+    span = None
+    if started and finished:
+        span = (datetime.fromisoformat(finished[-1]) - datetime.fromisoformat(started[0])).total_seconds()
+    loads = sorted({r.manifest["hardware"].get("load_avg_1m") for r in fam.runs} - {None})
+    return {"evaluation_wall_s": round(sum(walls), 1),
+            "variant_build_wall_s": round(sum(float(s.get("build_wall_s") or 0) for s in sizes.values()), 1),
+            "first_run_started": started[0] if started else None,
+            "last_run_finished": finished[-1] if finished else None,
+            "clock_span_s": span, "reported_total_s": reported_s,
+            "load_avg_1m_range": [loads[0], loads[-1]] if loads else None,
+            "hardware": fam.runs[0].manifest["hardware"]}
+
+
+def submission_doc(fam: Family, sub_id: str, meta: dict) -> dict:
+    sizes = {}
+    for r in fam.runs:
+        sizes.setdefault(variant_of(r), {**variants.describe(r.manifest), **variants.measure(r.manifest)})
+    runs = [{"variant": variant_of(r), "task": r.task, "path": f"runs/{variant_of(r)}/{r.task}",
+             "files": {n: {"sha256": fam.hashes[r.path][n], "bytes": (r.path / n).stat().st_size}
+                       for n in limits.RUN_FILES}}
+            for r in sorted(fam.runs, key=lambda r: (variant_of(r) != "base", variant_of(r), r.task))]
+    return {"schema": SCHEMA, "id": sub_id, "family": fam.name,
+            "submitted": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "qdbench_version": __version__, "submitter": meta.get("submitter"), "notes": meta.get("notes"),
+            "content_sha256": fam.content_sha256(), "checks": CHECKS, "variants": sizes,
+            "production": production(fam, sizes, meta.get("reported_total_s")), "runs": runs}
+
+
+def accept(families: list[Family], root: Path, meta: dict) -> list[Path]:
+    """Copy each family into `root` as a new submission; returns the folders added."""
+    known = existing_hashes(root)
+    for fam in families:
+        check_name(fam.name, "family")
+        if fam.content_sha256() in known:
+            raise UserError(f"family '{fam.name}': duplicate submission: the same runs are already in "
+                            f"{known[fam.content_sha256()]}")
+    root.mkdir(parents=True, exist_ok=True)
+    added: list[Path] = []
+    staging: list[Path] = []
+    try:
+        plans = []
+        for fam in families:
+            day = datetime.now(timezone.utc).strftime("%Y%m%d")
+            sub_id = f"{day}-{fam.content_sha256()[:12]}"
+            final = root / fam.name / sub_id
+            inside(root, final.parent if final.parent.exists() else root)
+            tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".staging-{fam.name}-"))
+            staging.append(tmp)
+            for r in fam.runs:
+                dest = tmp / "runs" / variant_of(r) / r.task
+                dest.mkdir(parents=True)
+                for n in limits.RUN_FILES:
+                    shutil.copyfile(r.path / n, dest / n, follow_symlinks=False)
+                    if sha256_file(dest / n) != fam.hashes[r.path][n]:
+                        raise UserError(f"{r.path / n}: changed while it was being copied; submit again")
+            write_json(tmp / "submission.json", submission_doc(fam, sub_id, meta))
+            plans.append((tmp, final))
+        for tmp, final in plans:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            inside(root, final.parent)
+            if final.exists():
+                raise UserError(f"{final}: already exists; duplicate submission")
+            os.replace(tmp, final)
+            added.append(final)
+    except BaseException:
+        for p in added:
+            shutil.rmtree(p, ignore_errors=True)
+            if p.parent.is_dir() and not any(p.parent.iterdir()):
+                p.parent.rmdir()
+        raise
+    finally:
+        for tmp in staging:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    return added

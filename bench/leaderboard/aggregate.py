@@ -1,0 +1,118 @@
+"""From verified submissions to the site's data: one row per variant, paired deltas, group detail, provenance.
+
+The deltas and intervals are computed here from the verified items with the project's paired comparison
+(bench.compare.report.compare_pair: every metric the task declares), never taken from a submitted file.
+Schema `qdbench.leaderboard/1`:
+{"schema", "generated", "qdbench_version", "settings", "tasks": {TASK: {"metrics", "headline", "description"}},
+ "submissions": [{"id", "family", "submitted", "submitter", "notes", "production", "content_sha256"}],
+ "rows": [ROW], "details": {ROW_ID: {TASK: DETAIL}}, "provenance": {ROW_ID: {TASK: {...}}}}
+ROW = {"id", "family", "submission", "variant", "model", "label", "method", "kind", "weight_bits", "activation_bits",
+       "bytes", "bytes_source", "parameters", "tasks": {TASK: {"n_items", "values": {M: v},
+       "deltas": {M: {"delta", "ci_low", "ci_high", "p_value", "p_adjusted", "significant", "mde", "test", "ci"}},
+       "skipped": reason | null}}}
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import PurePosixPath
+
+from bench import __version__
+from bench.compare.pairing import pair
+from bench.compare.report import compare_pair, settings
+from bench.errors import UserError
+from bench.leaderboard.bundle import variant_of
+from bench.leaderboard.submissions import Submission
+
+SCHEMA = "qdbench.leaderboard/1"
+# The metric a task is ranked by when its declaration names none: the bias measure each paper leads with.
+PREFERRED_HEADLINE = ("bias_score_ambig", "ss", "pct_stereotype", "expected_max_toxicity",
+                      "demographic_parity_difference", "accuracy")
+
+
+def headline(task_name: str, metric_names: list[str]) -> str:
+    from bench.tasks.registry import get_task
+
+    declared = getattr(get_task(task_name).spec, "headline", None)
+    if declared in metric_names:
+        return declared
+    return next((m for m in PREFERRED_HEADLINE if m in metric_names), metric_names[0] if metric_names else "")
+
+
+def _task_meta(task_name: str, metric_names: list[str]) -> dict:
+    from bench.tasks.registry import get_task
+
+    spec = get_task(task_name).spec
+    return {"metrics": metric_names, "headline": headline(task_name, metric_names),
+            "description": spec.description, "citation": getattr(spec, "citation", None),
+            "group_by": list(spec.group_by)}
+
+
+def _deltas(comparison: dict) -> dict:
+    keep = ("delta", "ci_low", "ci_high", "p_value", "p_adjusted", "significant", "base", "variant", "n_items",
+            "mde")
+    return {m["name"]: {**{k: m["overall"].get(k) for k in keep}, "test": m["test"], "ci": m["ci"]}
+            for m in comparison["metrics"]}
+
+
+def _detail(run, comparison: dict | None) -> dict:
+    out = {"by_group": run.metrics.get("by_group") or {}, "by_group_n": run.metrics.get("by_group_n") or {}}
+    if comparison is not None:
+        out["compare_by_group"] = {m["name"]: m["by_group"] for m in comparison["metrics"]}
+        out["flips"] = comparison["flips"]
+    return out
+
+
+def _provenance(run, sub: Submission) -> dict:
+    files = next((r["files"] for r in sub.doc["runs"] if r["variant"] == variant_of(run) and r["task"] == run.task),
+                 {})
+    return {"manifest": run.manifest, "files": files, "submission": sub.doc["id"]}
+
+
+def _label(model: dict) -> str:
+    """A short model name for the table: a local folder's own name, not the submitter's path to it."""
+    spec = str(model.get("spec") or "")
+    return PurePosixPath(spec).name or spec if model.get("kind") == "local" else spec
+
+
+def build_data(subs: list[Submission], n_resamples: int = 2000, seed: int = 0) -> dict:
+    cfg = settings(n_resamples, seed, "holm")
+    rows, details, provenance, tasks = [], {}, {}, {}
+    for sub in subs:
+        fam = sub.family
+        for name in sorted({variant_of(r) for r in fam.runs}, key=lambda v: (v != "base", v)):
+            runs = sorted((r for r in fam.runs if variant_of(r) == name), key=lambda r: r.task)
+            info = sub.doc.get("variants", {}).get(name, {})
+            row_id = f"{fam.name}/{sub.doc['id']}/{name}"
+            row = {"id": row_id, "family": fam.name, "submission": sub.doc["id"], "variant": name,
+                   "model": runs[0].manifest["model"].get("spec"), "label": _label(runs[0].manifest["model"]),
+                   **{k: info.get(k) for k in ("method", "kind", "weight_bits", "activation_bits", "bytes",
+                                               "bytes_source", "parameters", "bits_per_param")},
+                   "tasks": {}}
+            details[row_id], provenance[row_id] = {}, {}
+            for run in runs:
+                names = list(run.metrics.get("metrics", {}))
+                tasks.setdefault(run.task, _task_meta(run.task, names))
+                entry = {"n_items": len(run.items), "values": run.metrics.get("metrics", {}), "deltas": {},
+                         "skipped": None}
+                comparison = None
+                if name != "base":
+                    try:
+                        comparison = compare_pair(pair(fam.base(run.task), run), cfg)
+                    except UserError as e:
+                        entry["skipped"] = f"no paired comparison: {e}"
+                    else:
+                        if comparison["skipped"]:
+                            entry["skipped"], comparison = f"no paired comparison: {comparison['skipped']}", None
+                        else:
+                            entry["deltas"] = _deltas(comparison)
+                row["tasks"][run.task] = entry
+                details[row_id][run.task] = _detail(run, comparison)
+                provenance[row_id][run.task] = _provenance(run, sub)
+            rows.append(row)
+    return {"schema": SCHEMA, "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "qdbench_version": __version__, "settings": cfg, "tasks": dict(sorted(tasks.items())),
+            "submissions": [{k: s.doc.get(k) for k in ("id", "family", "submitted", "submitter", "notes",
+                                                       "production", "content_sha256", "qdbench_version")}
+                            for s in subs],
+            "rows": rows, "details": details, "provenance": provenance}

@@ -1,0 +1,92 @@
+"""Reading untrusted folders safely: no symlinks, no paths outside a root, bounded sizes, safe names.
+
+Nothing here loads code: JSON is parsed as data and items.parquet through pyarrow (no pickle).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from bench.errors import UserError
+from bench.leaderboard.limits import MAX_JSON_BYTES, MAX_TEXT, NAME
+
+
+def check_name(value: object, where: str) -> str:
+    """A name used as a folder or identifier: letters, digits, '_', '.', '-', starting with a letter or digit."""
+    if not isinstance(value, str) or not NAME.match(value) or value in {".", ".."}:
+        raise UserError(f"{where}: {json.dumps(value)[:80]} is not an accepted name (expected 1-64 characters "
+                        "from A-Z a-z 0-9 _ . -, starting with a letter or digit)")
+    return value
+
+
+def check_text(value: object, where: str) -> str:
+    """Free text (shown escaped on pages): a string without control characters, at most MAX_TEXT long."""
+    if not isinstance(value, str):
+        raise UserError(f"{where}: expected text, got {type(value).__name__}")
+    if len(value) > MAX_TEXT:
+        raise UserError(f"{where}: text of {len(value)} characters; at most {MAX_TEXT} are accepted")
+    if any(ord(c) < 32 and c not in "\t" for c in value):
+        raise UserError(f"{where}: contains control characters; expected plain text")
+    return value
+
+
+def inside(root: Path, path: Path) -> Path:
+    """`path` resolved, refused unless it lies inside `root` (after resolving symlinks)."""
+    real_root, real = root.resolve(), path.resolve()
+    if real != real_root and real_root not in real.parents:
+        raise UserError(f"{path}: lies outside {root}; paths must stay inside it")
+    return real
+
+
+def regular_file(path: Path, max_bytes: int) -> int:
+    """The size of a plain file (not a symlink, not a device) of at most `max_bytes`; a clear error otherwise."""
+    if path.is_symlink():
+        raise UserError(f"{path}: is a symbolic link; submissions hold plain files only")
+    if not path.is_file():
+        raise UserError(f"{path}: missing (expected a plain file)")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise UserError(f"{path}: {size} bytes; at most {max_bytes} are accepted")
+    return size
+
+
+def read_json(path: Path, max_bytes: int = MAX_JSON_BYTES) -> dict:
+    regular_file(path, max_bytes)
+    try:
+        doc = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as e:
+        raise UserError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(doc, dict):
+        raise UserError(f"{path}: expected a JSON object")
+    return doc
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON; undefined values are null")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def walk_plain(root: Path) -> list[Path]:
+    """Every file under `root` (sorted); a symlink or special file anywhere below it is refused."""
+    if root.is_symlink():
+        raise UserError(f"{root}: is a symbolic link; give the folder itself")
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            if p.is_symlink():
+                raise UserError(f"{p}: is a symbolic link; submissions hold plain files only")
+            if name in filenames and not p.is_file():
+                raise UserError(f"{p}: not a plain file")
+        out.extend(Path(dirpath) / f for f in filenames)
+    return sorted(out)
