@@ -42,36 +42,46 @@ class RequestCache:
 
     def __init__(self, key: str, root: Path | None = None):
         self.path = (root or paths.home() / "request-cache") / f"{key}.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        self._db: sqlite3.Connection | None = None
+
+    def _open(self, create: bool) -> sqlite3.Connection | None:
+        """The database, made at the first write only: a command refused before any answer leaves no file."""
+        if self._db is None and (create or self.path.exists()):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        return self._db
 
     def meta(self) -> dict | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'backend'").fetchone()
+        db = self._open(create=False)
+        row = db.execute("SELECT value FROM meta WHERE key = 'backend'").fetchone() if db else None
         return json.loads(row[0]) if row else None
 
     def set_meta(self, info: dict) -> None:
-        with self._db:
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('backend', ?)", (json.dumps(info),))
+        with self._open(create=True) as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('backend', ?)", (json.dumps(info),))
 
     def get_many(self, keys: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
+        db = self._open(create=False)
+        if db is None:
+            return found
         unique = list(dict.fromkeys(keys))
         for i in range(0, len(unique), 500):
             part = unique[i:i + 500]
-            rows = self._db.execute(f"SELECT key, value FROM answers WHERE key IN ({','.join('?' * len(part))})",
-                                    part)
+            rows = db.execute(f"SELECT key, value FROM answers WHERE key IN ({','.join('?' * len(part))})", part)
             found.update(rows.fetchall())
         return found
 
     def put_many(self, items: dict[str, str]) -> None:
-        with self._db:
-            self._db.executemany("INSERT OR IGNORE INTO answers VALUES (?, ?)", list(items.items()))
+        with self._open(create=True) as db:
+            db.executemany("INSERT OR IGNORE INTO answers VALUES (?, ?)", list(items.items()))
 
     def close(self) -> None:
-        self._db.close()
+        if self._db is not None:
+            self._db.close()
 
 
 class CachedBackend:
