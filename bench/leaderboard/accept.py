@@ -15,10 +15,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench import __version__
+from bench.data.jsonl import sha256_file
 from bench.errors import UserError
 from bench.leaderboard import limits, variants
 from bench.leaderboard.bundle import Family, variant_of
-from bench.leaderboard.safety import check_name, inside, read_json, sha256_file
+from bench.leaderboard.safety import check_name, inside, read_json
 from bench.store.atomic import write_json
 
 SCHEMA = "qdbench.submission/1"

@@ -20,10 +20,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.compare.pairing import Run, differences
+from bench.data.jsonl import sha256_file
 from bench.errors import UserError
 from bench.leaderboard import limits, schema
 from bench.leaderboard.recompute import verify
-from bench.leaderboard.safety import check_name, check_text, read_json, regular_file, sha256_file, walk_plain
+from bench.leaderboard.safety import check_name, check_text, read_json, regular_file, walk_plain
 from bench.store.provenance import digest
 from bench.store.runs import LOCK, verify_run  # a run folder's lock file is left behind, never copied
 

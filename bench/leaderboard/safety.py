@@ -5,7 +5,6 @@ Nothing here loads code: JSON is parsed as data and items.parquet through pyarro
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -66,14 +65,6 @@ def read_json(path: Path, max_bytes: int = MAX_JSON_BYTES) -> dict:
 
 def _no_constant(name: str):
     raise ValueError(f"{name} is not JSON; undefined values are null")
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def walk_plain(root: Path) -> list[Path]:

