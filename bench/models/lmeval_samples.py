@@ -8,13 +8,13 @@ docs' hashes, so two imports pair only when lm-eval asked both models exactly th
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from bench.data.jsonl import read_jsonl
 from bench.errors import UserError
 from bench.store.provenance import digest
 
@@ -28,24 +28,9 @@ def task_name(path: Path) -> str:
 
 
 def read_samples(path: Path) -> list[dict]:
-    try:
-        lines = path.read_text().splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"{path}: cannot read ({e})") from None
-    out = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            doc = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise UserError(f"{path}:{n}: not JSON ({e.msg}); expected lm-eval --log_samples output") from None
-        if not isinstance(doc, dict) or "doc_id" not in doc or not isinstance(doc.get("filtered_resps"), list):
-            raise UserError(f"{path}:{n}: expected an lm-eval sample with 'doc_id' and 'filtered_resps'")
-        out.append(doc)
-    if not out:
-        raise UserError(f"{path}: no samples")
-    return out
+    """lm-eval `--log_samples` records, one JSON object per line; errors name the file and line."""
+    return read_jsonl(path, lambda d: None if "doc_id" in d and isinstance(d.get("filtered_resps"), list) else
+                      "expected an lm-eval --log_samples record with 'doc_id' and 'filtered_resps'")
 
 
 def _option(resp, path: Path, doc_id) -> float:
