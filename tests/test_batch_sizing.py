@@ -5,7 +5,8 @@ import torch
 
 from bench.models.requests import LoglikelihoodRequest as R
 
-REQUESTS = [R(f"Context number {i} with some words", f" option {k}") for i in range(6) for k in range(3)]
+# contexts that share no prefix beyond BOS, so each is a row of its own
+REQUESTS = [R(f"{i}: context with some words", f" option {k}") for i in range(6) for k in range(3)]
 
 
 @pytest.fixture()

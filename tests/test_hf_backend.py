@@ -68,10 +68,13 @@ def test_packed_equals_one_sequence_per_option_on_smollm2(smollm2_backend):
     """The real tokenizer and 49k vocabulary: the packed path (continuation-only output projection, boolean
     block mask) stays within 1e-4 of one sequence per option in fp32."""
     from bench.data import store
+    from bench.data.written_bbq import FOLDER
     from bench.tasks.registry import get_task
 
     task = get_task("bbq")
-    flat = [r for d in store.load(task.spec, None, sample=True).docs[:3] for r in task.requests(d)]
+    # the first 8 written Age items: ambiguous and disambiguated contexts sharing their first sentence, so
+    # several contexts go into one prefix tree
+    flat = [r for d in store.load(task.spec, FOLDER).docs[:8] for r in task.requests(d)]
     packed = smollm2_backend.loglikelihood(flat)
     smollm2_backend.pack = False
     try:
@@ -80,3 +83,39 @@ def test_packed_equals_one_sequence_per_option_on_smollm2(smollm2_backend):
         smollm2_backend.pack = True
     assert [r.logprob for r in packed] == pytest.approx([r.logprob for r in single], abs=1e-4)
     assert [r.is_greedy for r in packed] == [r.is_greedy for r in single]
+
+
+SHARED = [R("The cat sat on the mat. Question: who sat?\nAnswer:", " the cat"),
+          R("The cat sat on the mat. Question: who sat?\nAnswer:", " nobody"),
+          R("The cat sat on the mat. Then it left. Question: who sat?\nAnswer:", " the cat"),
+          R("The cat sat on the mat. Then it left. Question: who left?\nAnswer:", " the cat did"),
+          R("The cat sat on the mat. Question: who sat?", "\nAnswer: the cat"),  # a context inside another's
+          R("Something else entirely.", " yes")]
+
+
+def test_contexts_sharing_a_prefix_are_one_tree_and_score_as_apart(tiny_backend):
+    from bench.models.hf import _PrefixTree, _rows_sharing_prefixes
+
+    encoded = [tiny_backend.encode_pair(r.context, r.continuation) for r in SHARED]
+    groups: dict = {}
+    for i, (ctx, _) in enumerate(encoded):
+        groups.setdefault(tuple(ctx), []).append(i)
+    packed = [(ctx, [encoded[i][1] for i in m], m) for ctx, m in sorted(groups.items())]
+    rows = _rows_sharing_prefixes(packed, 512)
+    assert sorted(len(r) for r in rows) == [1, 4]  # the unrelated context is a row of its own
+    tree = _PrefixTree(next(r for r in rows if len(r) == 4))
+    distinct = {tuple(c[:j]) for c, _ in encoded[:5] for j in range(1, len(c) + 1)}
+    distinct |= {tuple(c + t[:j]) for c, t in encoded[:5] for j in range(len(t))}  # last tokens not input
+    assert tree.size == len(distinct) < sum(len(c) + len(t) - 1 for c, t in encoded[:5])
+    assert all(tree.parent[i] < i for i in range(tree.size))
+    for nodes, _ in tree.scored:
+        assert all(n >= tree.n_shared for n in nodes)
+    tiny_backend.pack = False
+    try:
+        single = tiny_backend.loglikelihood(SHARED)
+    finally:
+        tiny_backend.pack = True
+    packed_results = tiny_backend.loglikelihood(SHARED)
+    assert [r.n_tokens for r in packed_results] == [r.n_tokens for r in single]
+    assert [r.logprob for r in packed_results] == pytest.approx([r.logprob for r in single], abs=1e-5)
+    assert [r.is_greedy for r in packed_results] == [r.is_greedy for r in single]

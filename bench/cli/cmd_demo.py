@@ -6,14 +6,16 @@ side by side, then the paired comparison (deltas, intervals, corrected significa
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+from bench.errors import UserError
 from bench.paths import repo_root
 
 BANNER = ("qdbench demo: SmolLM2-135M-Instruct (builtin:smollm2-135m), a real pretrained model, in full precision "
-          "and quantized (GPTQ int4, round-to-nearest int3), on the shipped BBQ sample. Its 'full precision' "
-          "weights are the Q4_1 GGUF release dequantized to fp32. First use converts the model (1-2 minutes) "
-          "and builds the variants (GPTQ takes minutes on a CPU); later runs reuse them.")
+          "and quantized (GPTQ int4, round-to-nearest int3), on 384 BBQ-format items qdbench writes itself. "
+          "Its 'full precision' weights are the Q4_1 GGUF release dequantized to fp32. First use converts the "
+          "model (under a minute) and builds the variants (GPTQ takes minutes on a CPU); later runs reuse them.")
 QUICK_BANNER = ("qdbench demo --quick: builtin:tiny-llama, full precision and quantized (GPTQ int4, round-to-nearest "
                 "int8), on the shipped BBQ sample. The model is random-initialized, so its scores are MEANINGLESS; "
                 "this shows the pipeline, not a result.")
@@ -24,16 +26,23 @@ def add_parser(sub) -> None:
     p.add_argument("--out", type=Path, default=Path("runs/demo"))
     p.add_argument("--quick", action="store_true", help="the random tiny model instead (seconds; scores meaningless)")
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples and permutations")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                   help="CPU threads for torch (default: all cores; tests and benchmarks pin one)")
     p.set_defaults(func=demo)
 
 
 def demo(args) -> int:
     """`qdbench run configs/matrices/demo.yaml --sample-data`, then `qdbench compare --family ...`."""
+    import torch
+
     from bench.cli.main import build_parser
     from bench.cli.matrix import run_matrix_file
     from bench.cli.render import console
     from bench.exec.plan import load_matrix
 
+    if args.threads < 1:
+        raise UserError(f"--threads {args.threads}: expected a positive number")
+    torch.set_num_threads(args.threads)
     banner = QUICK_BANNER if args.quick else BANNER
     console.print(f"[bold yellow]{banner}[/]")
     path = repo_root() / "configs" / "matrices" / ("quickstart.yaml" if args.quick else "demo.yaml")

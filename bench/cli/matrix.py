@@ -41,6 +41,8 @@ def per_task_options(matrix, where: str, cli: dict, given: dict) -> dict:
         values = dict(base)
         if "limit" not in given and entry.limit is not None:
             values["limit"] = entry.limit
+        if entry.data_dir is not None:  # the entry names its data: it wins over the shipped sample
+            values["data_dir"], values["sample_data"] = entry.data_dir, False
         opts = run_options(values)
         task_options = {**{k: v for k, v in opts.task_options.items() if k not in given},
                         **entry.options, **{k: v for k, v in opts.task_options.items() if k in given}}

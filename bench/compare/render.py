@@ -41,7 +41,8 @@ def metrics_table(comparison: dict, settings: dict, all_metrics: bool = False) -
             (f"  {f}={g}", r) for f, gs in m["by_group"].items() for g, r in gs.items()]
         for i, (label, r) in enumerate(rows):
             ci = "–" if r["ci_low"] is None else f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
-            table.add_row(f"[bold]{escape(label)}[/]" if i == 0 else escape(label), str(r["n_items"]),
+            n = r.get("n_counted", r["n_items"])
+            table.add_row(f"[bold]{escape(label)}[/]" if i == 0 else escape(label), str(n),
                           _f(r["base"]), _f(r["variant"]), _f(r["delta"], signed=True), escape(ci),
                           _p(r["p_value"]), _p(r["p_adjusted"]), "*" if r["significant"] else "", _f(r.get("mde")),
                           style="bold red" if r["significant"] else None, end_section=i == len(rows) - 1)

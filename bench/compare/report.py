@@ -23,9 +23,11 @@ Schema `qdbench.compare/1` (undefined numbers are null):
   "cross_task": [{"name", "tasks", "variant", "base": .., "variant_value": .., ROW fields}]
 }
 RUN  = {"run", "label", "model", "fingerprint", "variant", "dtype"}
-ROW  = {"n_items", "base", "variant", "delta", "ci_low", "ci_high", "se", "p_value", "p_adjusted",
+ROW  = {"n_items", "n_counted", "base", "variant", "delta", "ci_low", "ci_high", "se", "p_value", "p_adjusted",
         "significant", "n_undefined_resamples", "mde", "mde_method",
         "discordant": {"base_only", "variant_only", "eligible"} (McNemar only), "mde_discordant" (McNemar only)}
+(n_items: paired records; n_counted: those the metric counts, i.e. with a non-zero statistic in either run,
+ such as the ambiguous items of accuracy_ambig)
 FLIP = {"n_items", "n_flipped", "flip_rate", "became_biased", "stopped_biased"} (the last two with transitions)
 Generate-mode pairs (both runs `--mode generate`) compare the generative form's declared metrics (the task's over
 parsed answers, parse failures, reasoning statistics; bench/tasks/generative.py), flips on `choice`, and add
@@ -99,8 +101,10 @@ def paired_row(metric: Metric, base: pd.DataFrame, variant: pd.DataFrame, cfg: d
                                  unit=unit, strata=strata, n_resamples=cfg["n_resamples"], seed=cfg["seed"])
     lo, hi = percentile_interval(draws, cfg["confidence"])
     se = bootstrap_se(draws)
-    out = {"n_items": n, "base": clean(vb), "variant": clean(vv), "delta": clean(delta), "ci_low": clean(lo),
-           "ci_high": clean(hi), "se": clean(se), "n_undefined_resamples": int((~np.isfinite(draws)).sum())}
+    counted = int(((sb.x != 0).any(axis=1) | (sv.x != 0).any(axis=1)).sum())
+    out = {"n_items": n, "n_counted": counted, "base": clean(vb), "variant": clean(vv), "delta": clean(delta),
+           "ci_low": clean(lo), "ci_high": clean(hi), "se": clean(se),
+           "n_undefined_resamples": int((~np.isfinite(draws)).sum())}
     p = float("nan")
     if metric.test == "mcnemar":
         num, den = metric.outcome

@@ -2,9 +2,10 @@
 and LaTeX.
 
 Columns: family, task, variant, series (quantized | distilled), method, bits_per_param, bytes, metric,
-headline, field, group (field None: overall), n_items, base, value (the variant's), delta, ci_low, ci_high,
-ci_method, resampling, p_value, p_adjusted, significant, test, se, mde, skipped (the reason, on the one row of
-a comparison that was not made). Every number is the one in compare.json, unrounded.
+headline, field, group (field None: overall), n_items, n_counted (the items the metric counts), base, value
+(the variant's), delta, ci_low, ci_high, ci_method, resampling, p_value, p_adjusted, significant, test, se,
+mde, skipped (the reason, on the one row of a comparison that was not made). Every number is the one in
+compare.json, unrounded.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import math
 import pandas as pd
 
 COLUMNS = ["family", "task", "variant", "series", "method", "bits_per_param", "bytes", "metric", "headline",
-           "field", "group", "n_items", "base", "value", "delta", "ci_low", "ci_high", "ci_method", "resampling",
-           "p_value", "p_adjusted", "significant", "test", "se", "mde", "skipped"]
+           "field", "group", "n_items", "n_counted", "base", "value", "delta", "ci_low", "ci_high", "ci_method",
+           "resampling", "p_value", "p_adjusted", "significant", "test", "se", "mde", "skipped"]
 DISTILLED = ("distilled", "nds")
 
 
@@ -26,7 +27,8 @@ def series(method: str | None) -> str:
 
 def _rows(meta: dict, metric: dict, field, group, r: dict) -> dict:
     return {**meta, "metric": metric["name"], "headline": metric["headline"], "field": field, "group": group,
-            "n_items": r["n_items"], "base": r["base"], "value": r["variant"], "delta": r["delta"],
+            "n_items": r["n_items"], "n_counted": r.get("n_counted"), "base": r["base"], "value": r["variant"],
+            "delta": r["delta"],
             "ci_low": r["ci_low"], "ci_high": r["ci_high"], "ci_method": metric["ci"],
             "resampling": metric["resampling"], "p_value": r["p_value"], "p_adjusted": r["p_adjusted"],
             "significant": r["significant"], "test": metric["test"], "se": r.get("se"), "mde": r.get("mde"),
@@ -83,9 +85,10 @@ def display_frame(table: pd.DataFrame, headline_only: bool = True) -> pd.DataFra
         t = t[t["headline"].fillna(False).astype(bool)]
     rows = []
     for r in t.itertuples(index=False):
+        n = r.n_items if pd.isna(r.n_counted) else int(r.n_counted)
         rows.append({"task": r.task, "variant": r.variant, "metric": r.metric,
                      "group": "overall" if r.field is None or (isinstance(r.field, float) and math.isnan(r.field))
-                     else f"{r.field}={r.group}", "n": str(r.n_items), "base": _num(r.base), "variant value":
+                     else f"{r.field}={r.group}", "n": str(n), "base": _num(r.base), "variant value":
                      _num(r.value), "Δ": _num(r.delta, signed=True),
                      "95% CI": "–" if r.ci_low is None or pd.isna(r.ci_low) else
                      f"[{_num(r.ci_low, signed=True)}, {_num(r.ci_high, signed=True)}]",

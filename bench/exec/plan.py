@@ -21,7 +21,7 @@ from bench.compress.distill import DistillConfig, parse_config
 from bench.compress.recipes import Calibration, Recipe, load_recipe
 from bench.configio import read_mapping, validate
 from bench.errors import UserError
-from bench.exec.suite import SuiteTask, load_suite
+from bench.exec.suite import SuiteTask, anchor_data_dirs, load_suite
 from bench.paths import repo_root
 
 NAME = r"^[A-Za-z0-9][\w.-]*$"
@@ -133,7 +133,9 @@ class PlannedRun:
 def load_matrix(path: Path) -> Matrix:
     raw = read_mapping(path, "matrix")
     raw.setdefault("name", path.stem)
-    return validate(Matrix, raw, f"matrix file {path}")
+    matrix = validate(Matrix, raw, f"matrix file {path}")
+    anchor_data_dirs(matrix.tasks, path, f"matrix file {path}")
+    return matrix
 
 
 def family_path(name_or_path: str) -> Path:

@@ -16,6 +16,19 @@ class SuiteTask(BaseModel):
     model_config = ConfigDict(extra="forbid")
     limit: int | None = Field(None, gt=0, description="seeded, group-stratified sample of this many items")
     options: dict = Field(default_factory=dict, description="task options, e.g. samples for generation tasks")
+    data_dir: Path | None = Field(None, description="a folder of the task's published-format files (relative to "
+                                                    "this file), read instead of imported data or the sample")
+
+
+def anchor_data_dirs(tasks: dict[str, SuiteTask], path: Path, where: str) -> None:
+    """Make each entry's `data_dir` relative to the file that names it, and check it is a folder."""
+    from bench.errors import UserError
+
+    for name, entry in tasks.items():
+        if entry.data_dir is not None:
+            entry.data_dir = (path.parent / entry.data_dir.expanduser()).resolve()
+            if not entry.data_dir.is_dir():
+                raise UserError(f"{where}: field 'tasks.{name}.data_dir': {entry.data_dir} is not a folder")
 
 
 class Suite(BaseModel):
@@ -37,7 +50,9 @@ def load_suite(name_or_path: str) -> Suite:
         path = repo_root() / "configs" / "suites" / f"{name_or_path}.yaml"
     raw = read_mapping(path, "suite")
     raw.setdefault("name", path.stem)
-    return validate(Suite, raw, f"suite file {path}")
+    suite = validate(Suite, raw, f"suite file {path}")
+    anchor_data_dirs(suite.tasks, path, f"suite file {path}")
+    return suite
 
 
 def suite_runs(suite: Suite, opts: RunOptions) -> list[tuple[str, RunOptions]]:
@@ -48,5 +63,6 @@ def suite_runs(suite: Suite, opts: RunOptions) -> list[tuple[str, RunOptions]]:
     for name, entry in suite.tasks.items():
         get_task(name)
         options = {**entry.options, **{k: v for k, v in opts.task_options.items() if v is not None}}
-        out.append((name, replace(opts, limit=opts.limit or entry.limit, task_options=options)))
+        out.append((name, replace(opts, limit=opts.limit or entry.limit, task_options=options,
+                                  data_dir=opts.data_dir or entry.data_dir)))
     return out

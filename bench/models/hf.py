@@ -138,24 +138,23 @@ class HFBackend:
         for i, (ctx, _) in enumerate(encoded):
             groups.setdefault(tuple(ctx), []).append(i)
         packed, single = [], []
-        for ctx, members in groups.items():
+        for ctx, members in sorted(groups.items()):  # token order: contexts sharing a prefix are neighbours
             size = len(ctx) + sum(len(encoded[i][1]) for i in members)
             if self.pack and size <= self.max_length:
-                packed.append((list(ctx), members, size))
+                packed.append((ctx, [encoded[i][1] for i in members], members))
             else:
                 single.extend(members)
         results: list[LoglikelihoodResult | None] = [None] * len(encoded)
-        packed.sort(key=lambda g: -g[2])
-        if self.auto_batch and (packed or single):
-            self._probe_budget(max([g[2] for g in packed] + [len(encoded[i][0]) + len(encoded[i][1]) for i in single]))
-        for batch in _by_budget(packed, lambda g: g[2], self.batch_tokens, self.max_batch_size):
-            scored = self._backing_off(self._score_packed,
-                                       [(ctx, [encoded[i][1] for i in members]) for ctx, members, _ in batch])
-            for (_, members, _), res in zip(batch, scored, strict=True):
-                for i, r in zip(members, res, strict=True):
+        rows = [_PrefixTree(row) for row in _rows_sharing_prefixes(packed, max(ROW_TOKENS, self.max_length // 4))]
+        rows.sort(key=lambda t: -t.size)
+        if self.auto_batch and (rows or single):
+            self._probe_budget(max([t.size for t in rows] + [len(encoded[i][0]) + len(encoded[i][1]) for i in single]))
+        for batch in _by_budget(rows, lambda t: t.size, self.batch_tokens, self.max_batch_size):
+            for tree, res in zip(batch, self._backing_off(self._score_trees, batch), strict=True):
+                for i, r in zip(tree.members, res, strict=True):
                     results[i] = r
             if progress:
-                progress(sum(len(m) for _, m, _ in batch))
+                progress(sum(len(t.members) for t in batch))
         single.sort(key=lambda i: -(len(encoded[i][0]) + len(encoded[i][1])))
 
         def width(i: int) -> int:
@@ -208,50 +207,45 @@ class HFBackend:
         self.max_batch_size = max(1, fitted if fitted < 2 else fitted // 2 * 2)
         self.batch_tokens = max(width, fitted * width // (2 if fitted > 1 else 1))
 
-    def _score_packed(self, groups: list[tuple[list[int], list[list[int]]]]) -> list[list[LoglikelihoodResult]]:
-        """One row per context: [pad, context, cont_1, ..., cont_k, pad]. Every context ends at the same
-        column, so the continuations of all rows occupy one band of columns and only that band goes through
-        the output projection (on a 49k vocabulary it would otherwise cost as much as the layers). Positions
-        are explicit (each continuation starts right after its context) and the block mask is boolean, which
-        SDPA takes as it is."""
+    def _score_trees(self, trees: list[_PrefixTree]) -> list[list[LoglikelihoodResult]]:
+        """One row per prefix tree: [pad, shared part, scored part, pad], every row's scored part starting at
+        the same column, so the positions whose logits are needed (the last context token and all but the
+        last token of each continuation) occupy one band of columns and only that band goes through the
+        output projection (on a 49k vocabulary it would otherwise cost as much as the layers). Each token
+        sits at its depth in the tree and attends to its ancestors only (a boolean mask, which SDPA takes as
+        it is), so a token has exactly the hidden state it has in its own sequence."""
         torch = self._torch
-        ctx_w = max(len(ctx) for ctx, _ in groups)
-        cont_w = max(sum(len(c) for c in conts) for _, conts in groups)
-        width, n = ctx_w + cont_w, len(groups)
+        lead = max(t.n_shared for t in trees)
+        width = lead + max(t.size - t.n_shared for t in trees)
+        n = len(trees)
         ids = torch.full((n, width), self._pad, dtype=torch.long)
         positions = torch.zeros((n, width), dtype=torch.long)
         allowed = torch.zeros((n, width, width), dtype=torch.bool)
         allowed[:, torch.arange(width), torch.arange(width)] = True  # padding attends to itself: no NaN rows
         rows, cols, targets, lengths = [], [], [], []
-        for row, (ctx, conts) in enumerate(groups):
-            n_ctx, first = len(ctx), ctx_w - len(ctx)
-            ids[row, first:ctx_w] = torch.tensor(ctx)
-            positions[row, first:ctx_w] = torch.arange(n_ctx)
-            allowed[row, first:ctx_w, first:ctx_w] = self._tril(n_ctx)
-            start = ctx_w
-            for cont in conts:
-                m = len(cont)
-                ids[row, start:start + m] = torch.tensor(cont)
-                positions[row, start:start + m] = torch.arange(n_ctx, n_ctx + m)
-                allowed[row, start:start + m, first:ctx_w] = True
-                allowed[row, start:start + m, start:start + m] = self._tril(m)
-                rows += [row] * m
-                cols += [ctx_w - 1, *range(start, start + m - 1)]
+        for row, t in enumerate(trees):
+            first = lead - t.n_shared
+            span = slice(first, first + t.size)
+            ids[row, span] = torch.tensor(t.tokens)
+            positions[row, span] = torch.tensor(t.depth)
+            allowed[row, span, span] = torch.from_numpy(t.ancestors())
+            for nodes, cont in t.scored:
+                rows += [row] * len(nodes)
+                cols += [first + c for c in nodes]
                 targets += cont
-                lengths.append(m)
-                start += m
-        keep = torch.arange(ctx_w - 1, width - 1)
+                lengths.append(len(cont))
+        keep = torch.arange(lead, width)
         kwargs = {"logits_to_keep": keep.to(self.device)} if self._keeps_logits else {}
-        offset = ctx_w - 1 if self._keeps_logits else 0
+        offset = lead if self._keeps_logits else 0
         with torch.inference_mode():
             logits = self.model(input_ids=ids.to(self.device), attention_mask=self._mask(allowed).to(self.device),
                                 position_ids=positions.to(self.device), use_cache=False, **kwargs).logits
             picked = logits[torch.tensor(rows, device=logits.device), torch.tensor(cols, device=logits.device) - offset]
             flat = _token_results(picked, torch.tensor(targets), lengths)
         out, k = [], 0
-        for _, conts in groups:
-            out.append(flat[k:k + len(conts)])
-            k += len(conts)
+        for t in trees:
+            out.append(flat[k:k + len(t.scored)])
+            k += len(t.scored)
         return out
 
     def _tril(self, m: int):
@@ -538,6 +532,94 @@ def _token_results(logits, targets, lengths: list[int]) -> list[LoglikelihoodRes
         out.append(LoglikelihoodResult(float(token_lp[k:k + m].sum()), bool(greedy[k:k + m].all()), m))
         k += m
     return out
+
+
+ROW_TOKENS = 512  # a prefix tree grows to this size before a new row starts (attention is quadratic in it)
+
+
+def _shared_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _rows_sharing_prefixes(groups: list, row_tokens: int) -> list[list]:
+    """Consecutive (token-sorted) context groups merged into one row while each shares a real prefix with the
+    one before it (at least 8 tokens or a quarter of its context: not just BOS) and the row stays within
+    `row_tokens`; a group alone may be larger."""
+    rows: list[list] = []
+    size, prev = 0, None
+    for g in groups:
+        ctx, conts = g[0], g[1]
+        shared = _shared_prefix(prev, ctx) if prev is not None else 0
+        grown = len(ctx) - shared + sum(len(c) for c in conts)
+        if rows and shared >= max(8, len(ctx) // 4) and size + grown <= row_tokens:
+            rows[-1].append(g)
+            size += grown
+        else:
+            rows.append([g])
+            size = len(ctx) + sum(len(c) for c in conts)
+        prev = ctx
+    return rows
+
+
+class _PrefixTree:
+    """The token tree of some contexts and their continuations: a token shared by several sequences at the
+    same place (same ancestors) is one node. Nodes are stored parents first, the shared part (no scored
+    position at or above it) before the scored part; a continuation's last token is never input."""
+
+    def __init__(self, groups: list):
+        tokens: list[int] = []
+        parent: list[int] = []
+        index: dict[tuple[int, int], int] = {}
+
+        def walk(at: int, seq: Sequence[int]) -> list[int]:
+            path = []
+            for tok in seq:
+                node = index.get((at, tok))
+                if node is None:
+                    node = index[(at, tok)] = len(tokens)
+                    tokens.append(tok)
+                    parent.append(at)
+                path.append(node)
+                at = node
+            return path
+
+        raw_scored, self.members = [], []
+        for ctx, conts, members in groups:
+            end = walk(-1, ctx)[-1]
+            for cont, member in zip(conts, members, strict=True):
+                raw_scored.append(([end, *walk(end, cont[:-1])], list(cont)))
+                self.members.append(member)
+        scored_nodes = {node for nodes, _ in raw_scored for node in nodes}
+        in_scored = []
+        for node, up in enumerate(parent):
+            in_scored.append(node in scored_nodes or (up >= 0 and in_scored[up]))
+        order = [n for n in range(len(tokens)) if not in_scored[n]] + [n for n in range(len(tokens)) if in_scored[n]]
+        place = {node: i for i, node in enumerate(order)}
+        self.tokens = [tokens[n] for n in order]
+        self.parent = [place[parent[n]] if parent[n] >= 0 else -1 for n in order]
+        depth: list[int] = []
+        for up in self.parent:
+            depth.append(depth[up] + 1 if up >= 0 else 0)
+        self.depth = depth
+        self.n_shared = len(order) - sum(in_scored)
+        self.size = len(order)
+        self.scored = [([place[n] for n in nodes], cont) for nodes, cont in raw_scored]
+
+    def ancestors(self):
+        """(size, size) bool: row i is True at i and at every ancestor of i."""
+        import numpy as np
+
+        out = np.zeros((self.size, self.size), dtype=bool)
+        for i, up in enumerate(self.parent):
+            if up >= 0:
+                out[i] = out[up]
+            out[i, i] = True
+        return out
 
 
 def _by_budget(units: list, width: Callable, batch_tokens: int, max_batch_size: int):
