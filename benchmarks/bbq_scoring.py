@@ -2,14 +2,20 @@
 the same items and the same loaded weights, with per-item agreement, the FLOP floor, and a cached re-run.
 
     OMP_NUM_THREADS=1 python benchmarks/bbq_scoring.py [--items 40] [--model builtin:smollm2-135m] [--rounds 3]
+                                                       [--contiguous] [--data-dir DIR]
+
+`--items` is a stratified sample, where two items rarely share a passage; `--contiguous` takes the first items
+of each category file instead, as a whole-data-set run sees them (BBQ asks two questions of each passage, in
+an ambiguous and a disambiguated version), so prefix sharing counts as it does in a full run.
 
 Methods run interleaved (A B C D, A B C D, ...) and the table shows medians, because on a shared machine the
 load drifts within minutes (FACTS.md). vLLM runs where an environment has it (`make vllm-env`); its engine
 start is not timed. The floor (what the best kernel would need on this machine, at the measured fp32 GEMM rate
-on this thread count) counts:
-  2·P·(tokens of each distinct context once + continuation tokens)     layers' weights, P non-embedding params
-+ 2·d·V·(continuation tokens)                                           output projection where it is needed
-+ 4·d·L·Σ_query (keys it attends to)                                     attention scores and values
+on this thread count) counts each distinct prefix once (a token shared by several requests at the same place
+is one computation; a continuation's last token is never input):
+  2·P·(distinct prefix tokens)                                           layers' weights, P non-embedding params
++ 2·d·V·(scored positions)                                               output projection where it is needed
++ 4·d·L·Σ_token (its depth: the keys it attends to)                      attention scores and values
 """
 
 from __future__ import annotations
@@ -38,11 +44,10 @@ def floor_flops(model, pairs: set) -> float:
     cfg = model.config
     d, layers, vocab = cfg.hidden_size, cfg.num_hidden_layers, cfg.vocab_size
     params = sum(t.numel() for t in model.parameters() if t.dim() > 1) - model.get_input_embeddings().weight.numel()
-    contexts = {ctx for ctx, _ in pairs}
-    cont_tokens = sum(len(c) for _, c in pairs)
-    keys = sum(n * (n + 1) // 2 for n in map(len, contexts))
-    keys += sum(len(c) * len(ctx) + len(c) * (len(c) + 1) // 2 for ctx, c in pairs)
-    return 2 * params * (sum(map(len, contexts)) + cont_tokens) + 2 * d * vocab * cont_tokens + 4 * d * layers * keys
+    prefixes = {seq[:j] for ctx, cont in pairs for seq in [ctx + cont[:-1]] for j in range(1, len(seq) + 1)}
+    scored = {(ctx + cont)[:j] for ctx, cont in pairs for j in range(len(ctx), len(ctx) + len(cont))}
+    keys = sum(map(len, prefixes))
+    return 2 * params * len(prefixes) + 2 * d * vocab * len(scored) + 4 * d * layers * keys
 
 
 def main() -> None:
@@ -59,13 +64,22 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the table shows medians")
     p.add_argument("--data-dir", type=Path, help="published BBQ files (default: imported data, else the sample)")
     p.add_argument("--no-vllm", action="store_true")
+    p.add_argument("--contiguous", action="store_true",
+                   help="the first items of each category (passages shared as in a full run), not a sample")
     args = p.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     load_before = os.getloadavg()
 
     task = get_task("bbq")
     data = store.load(task.spec, args.data_dir)
-    docs = [data.docs[i] for i in stratified_sample(data.docs, args.items, task.spec.stratify_by, seed=0)]
+    if args.contiguous:
+        by_category: dict[str, list] = {}
+        for d in data.docs:
+            by_category.setdefault(d["category"], []).append(d)
+        per = -(-args.items // len(by_category))
+        docs = [d for ds in by_category.values() for d in ds[:per]][:args.items]
+    else:
+        docs = [data.docs[i] for i in stratified_sample(data.docs, args.items, task.spec.stratify_by, seed=0)]
     per_item = [task.requests(d) for d in docs]
     requests = [r for rs in per_item for r in rs]
     ref = resolve(args.model)
@@ -80,7 +94,7 @@ def main() -> None:
         finally:
             hf.pack = True
 
-    methods = {"qdbench packed (context once)": lambda: hf.loglikelihood(requests),
+    methods = {"qdbench packed (prefix trees)": lambda: hf.loglikelihood(requests),
                "qdbench one sequence per option": single}
     try:
         from lm_eval.api.instance import Instance
@@ -120,7 +134,7 @@ def main() -> None:
         t0 = time.perf_counter()
         cached = CachedBackend(lambda: None, RequestCache(key, Path(tmp))).loglikelihood(requests)
         rerun = time.perf_counter() - t0
-        assert [c.logprob for c in cached] == [o.logprob for o in outs["qdbench packed (context once)"]]
+        assert [c.logprob for c in cached] == [o.logprob for o in outs["qdbench packed (prefix trees)"]]
 
     reference = outs["qdbench one sequence per option"]
 
@@ -135,7 +149,8 @@ def main() -> None:
     ref_picks = picks(reference)
     lm_t = statistics.median(times["lm-eval 0.4 HFLM"]) if "lm-eval 0.4 HFLM" in times else None
     params = sum(t.numel() for t in hf.model.parameters() if t.dim() > 1)
-    print(f"{len(docs)} BBQ items ({data.origin}) x 3 options, {args.model} ({params / 1e6:.1f}M params in "
+    print(f"{len(docs)} BBQ items ({data.origin}, {'contiguous' if args.contiguous else 'stratified sample'}) "
+          f"x 3 options, {args.model} ({params / 1e6:.1f}M params in "
           f"matrices), fp32, {torch.get_num_threads()} thread(s), median of {args.rounds} interleaved rounds; "
           f"load {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after")
     print(f"{'method':42} {'s':>7} {'items/s':>8} {'vs lm-eval':>10} {'of floor':>8} {'max |dLL|':>10} "

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def load() -> str:
-    return "load %.2f/%.2f/%.2f" % os.getloadavg()
+    return "load {:.2f}/{:.2f}/{:.2f}".format(*os.getloadavg())
 
 
 def main() -> None:

@@ -182,3 +182,28 @@ def test_prequantized_checkpoint_becomes_a_variant_of_its_base(base, built, tmp_
         variants_mod.materialize(base, parse_recipe({"name": "pre3", "method": "prequantized", "model": str(odd)}),
                                  tmp_path / "v")
     assert not any((tmp_path / "v" / base.slug).glob("pre3-*"))
+
+
+def test_gptq_weights_do_not_depend_on_the_thread_count(base, built, tmp_path):
+    """On a CPU the weights GPTQ writes depend on float summation order; builds run on one thread, so a
+    variant is the same whatever the caller's thread count."""
+    import torch
+    from safetensors.torch import load_file
+
+    from bench.compress.calibration import calibration_texts
+    from bench.compress.quantize import quantize
+    from bench.models.loading import load_tokenizer
+
+    recipe = small("gptq-w4a16")
+    cal = recipe.calibration
+    texts = calibration_texts(cal.source, cal.samples, cal.seed)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        prov = quantize(base.path, recipe, tmp_path / "two", load_tokenizer(base, False), texts)
+    finally:
+        torch.set_num_threads(before)
+    assert prov["cpu_threads"] == 1 and torch.get_num_threads() == before
+    one = load_file(next(Path(built["gptq-w4a16"].path).glob("*.safetensors")))
+    two = load_file(next((tmp_path / "two").glob("*.safetensors")))
+    assert one.keys() == two.keys() and all(torch.equal(one[k], two[k]) for k in one)

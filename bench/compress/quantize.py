@@ -124,6 +124,25 @@ def _cpu_safe_pinning() -> Iterator[None]:
         IntermediatesCache.pin_memory = original
 
 
+@contextlib.contextmanager
+def _one_thread_on_cpu() -> Iterator[None]:
+    """GPTQ's (and AWQ's, SmoothQuant's) result depends on float summation order, so on a CPU the weights it
+    writes depend on the thread count (measured: tiny-llama GPTQ int4 weights differ between 1 and 2 threads
+    and are identical at a fixed count; SmolLM2 GPTQ int4 then flipped 69 vs 94 of 384 BBQ answers). One
+    thread makes a variant the same on every CPU machine whatever its core count."""
+    import torch
+
+    if torch.accelerator.is_available():
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def quantize(base_path: str, recipe: Recipe, out: Path, tokenizer, texts: list[str] | None,
              revision: str | None = None) -> dict:
     """Run one-shot quantization of the base model and save it compressed into `out`; returns the group sizes
@@ -144,7 +163,7 @@ def quantize(base_path: str, recipe: Recipe, out: Path, tokenizer, texts: list[s
         dataset = tokenized_dataset(tokenizer, texts, recipe.calibration)
         kwargs = dict(dataset=dataset, num_calibration_samples=len(dataset), max_seq_length=recipe.calibration.seq_len,
                       shuffle_calibration_samples=False)
-    with torch.random.fork_rng(devices=[]), _cpu_safe_pinning():
+    with torch.random.fork_rng(devices=[]), _cpu_safe_pinning(), _one_thread_on_cpu():
         torch.manual_seed(recipe.calibration.seed)
         try:
             oneshot(model=model, recipe=modifiers(recipe, sizes), output_dir=None, log_dir=None, **kwargs)
@@ -152,4 +171,5 @@ def quantize(base_path: str, recipe: Recipe, out: Path, tokenizer, texts: list[s
             raise UserError(f"recipe '{recipe.name}' failed on model '{base_path}': {str(e).strip()[:500]}") from None
     model.save_pretrained(out, save_compressed=True)
     tokenizer.save_pretrained(out)
-    return {"recipe_group_size": recipe.group_size, "layers": group_summary(model, sizes)}
+    return {"recipe_group_size": recipe.group_size, "layers": group_summary(model, sizes),
+            "cpu_threads": None if torch.accelerator.is_available() else 1}

@@ -2,8 +2,9 @@
 
 The context/continuation boundary follows lm-eval: trailing whitespace of the context moves to the
 continuation, the pair is encoded whole, and the continuation is the tail of that encoding past the context's
-own encoding. Requests are sorted by length (longest first) and packed into batches by a token budget, and only
-the continuation positions go through the fp32 log-softmax.
+own encoding. Contexts are sorted by tokens, neighbours sharing a prefix become one prefix tree per row, rows are
+batched by a token budget, and only the scored positions go through the output projection and the fp32
+log-softmax.
 
 Generation runs `model.generate` (KV cache, stopping criteria checked on the recent tail only), and every
 request draws from its own `torch.Generator` seeded with `request.seed`, on the model's device, so a request's
@@ -119,9 +120,9 @@ class HFBackend:
     # -- scoring --------------------------------------------------------------------------------------
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest],
                       progress: Callable[[int], None] | None = None) -> list[LoglikelihoodResult]:
-        """Identical requests are scored once; requests that share a context are scored together: the context
-        once, each continuation attending to it and to its own prefix only (a block mask), so k options cost
-        one context, not k."""
+        """Identical requests are scored once; requests whose contexts share a prefix are scored together as
+        one token tree: each shared token once, each token attending to its own ancestors only (a tree mask),
+        so k options cost one context, not k, and the questions asked of one passage cost one passage."""
         encoded = [self.encode_pair(r.context, r.continuation) for r in requests]
         for (_, cont), r in zip(encoded, requests, strict=True):
             if not cont:
