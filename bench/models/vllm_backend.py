@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.errors import UserError
+from bench.models import vllm_formats
 from bench.models.chat import ChatMixin, Spec, finish
 from bench.models.requests import GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult
 
@@ -57,6 +58,10 @@ class VLLMBackend(ChatMixin):
             raise UserError(f"vLLM scoring '{scoring}': expected vllm or hf")
         self.ref, self.scoring = ref, scoring
         self.device = pick_device(device)
+        local = ref.kind != "hub"
+        found = vllm_formats.problem(Path(ref.path), cpu=self.device == "cpu") if local else None
+        if found:
+            raise UserError(f"--backend vllm: {found}")
         self.dtype = resolve_dtype(self.device, dtype)
         self.tokenizer = load_tokenizer(ref, trust_remote_code)
         self._prefix = (self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None
@@ -71,7 +76,14 @@ class VLLMBackend(ChatMixin):
                     "tensor_parallel_size": tensor_parallel_size, "trust_remote_code": trust_remote_code,
                     "max_model_len": max_model_len}
         self.settings = settings
-        self._worker = _Worker(python, settings)
+        try:
+            self._worker = _Worker(python, settings)
+        except RuntimeError as e:
+            quantized = vllm_formats.quantization_of(Path(ref.path)) if local else None
+            if quantized is None:
+                raise
+            raise UserError(f"--backend vllm: vLLM cannot run '{ref.spec}' ({quantized}): "
+                            f"{_first_error_line(str(e))}; {vllm_formats.SUPPORTED}") from None
         self.info = self._worker.call({"op": "info"})
 
     def describe(self) -> dict:
@@ -130,6 +142,13 @@ class VLLMBackend(ChatMixin):
 
     def close(self) -> None:
         self._worker.close()
+
+
+def _first_error_line(text: str) -> str:
+    """The worker's error in one line, with where its log is."""
+    lines = [x.strip() for x in text.splitlines() if x.strip()]
+    log = next((x for x in reversed(lines) if "log" in x and "/" in x), "")
+    return " ".join(lines[:2]) + (f" {log}" if log and log not in lines[:2] else "")
 
 
 class _Worker:
@@ -196,6 +215,8 @@ def _serve(settings: dict, reply) -> None:
         reply.write(json.dumps(obj) + "\n")
         reply.flush()
 
+    # One step now, so that a kernel the model's format needs and this build lacks fails here, at load
+    engine.generate([{"prompt_token_ids": [0]}], SamplingParams(max_tokens=1, detokenize=False), use_tqdm=False)
     send({"ready": True})
     for line in sys.stdin:
         cmd = json.loads(line)
