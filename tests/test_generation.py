@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.models.hf import next_token, stop_at
+from bench.models.chat import stop_at
+from bench.models.hf import next_token
 from bench.models.requests import GenerationRequest
 
 PROMPTS = ["The cat sat on", "A much longer prompt about the weather in the mountains, which", "Hi", "Once upon a"]

@@ -1,11 +1,14 @@
 """The request cache: keyed by model and request (seed included), reused across --limit, safe when shared."""
 
+import dataclasses
 import json
 import threading
 
+import pandas as pd
+
 from bench.models.requests import GenerationRequest as G
 from bench.models.requests import LoglikelihoodRequest as R
-from bench.store.request_cache import CachedBackend, RequestCache, model_key
+from bench.store.request_cache import CachedBackend, RequestCache, model_key, request_key
 
 
 class Counting:
@@ -109,3 +112,66 @@ def test_rerun_with_another_limit_scores_only_new_items(tmp_path, tiny_model_dir
     assert json.loads((a / "metrics.json").read_text()) == json.loads((b / "metrics.json").read_text())
     manifest = json.loads((b / "manifest.json").read_text())
     assert manifest["model"]["backend"] == "hf" and manifest["model"]["parameters"] > 0
+
+
+def test_chat_answers_are_cached_by_request_and_template(tmp_path):
+    from bench.models.requests import ChatRequest, ChatResult
+
+    class Chatty(Counting):
+        def __init__(self):
+            super().__init__()
+            self.tokenizer = type("T", (), {"chat_template": "T1"})()
+
+        def chat_template_for(self, setting):
+            return self.tokenizer.chat_template if setting == "auto" else None if setting == "none" else setting
+
+        def generate_chat(self, reqs):
+            self.asked += reqs
+            return [ChatResult(f"{r.prompt}|{self.tokenizer.chat_template}", 3, 2, 0, False, False, True)
+                    for r in reqs]
+
+    inner = Chatty()
+    tok = type("T", (), {"chat_template": "T1"})()
+    cached = CachedBackend(lambda: inner, RequestCache("m", tmp_path), tokenizer=lambda: tok)
+    q = ChatRequest("p", (("user", "p"),))
+    assert cached.generate_chat([q])[0].text == "p|T1"
+    fresh = CachedBackend(lambda: inner, RequestCache("m", tmp_path), tokenizer=lambda: tok)
+    assert fresh.covers([q]) and fresh._inner is None  # answered from the cache; the model never built
+    assert fresh.generate_chat([q, ChatRequest("r", (("user", "r"),))])[1].text == "r|T1"
+    assert [r.prompt for r in inner.asked] == ["p", "r"]
+    tok.chat_template = inner.tokenizer.chat_template = "T2"  # the tokenizer's template changed: a miss
+    assert CachedBackend(lambda: inner, RequestCache("m", tmp_path), tokenizer=lambda: tok).generate_chat([q])[0].text \
+        == "p|T2"
+    for other in (dataclasses.replace(q, chat_template="none"), dataclasses.replace(q, max_new_tokens=5),
+                  dataclasses.replace(q, enable_thinking=True), dataclasses.replace(q, seed=3)):
+        assert request_key(other, "h") != request_key(q, "h")
+    assert request_key(q, "h") != request_key(q, "g")
+
+
+def test_rerun_of_a_generative_task_with_a_larger_limit_answers_only_new_items(tmp_path, tiny_model_dir,
+                                                                                monkeypatch):
+    from bench.cli.main import main
+    from bench.models import hf
+    from bench.store import request_cache
+
+    monkeypatch.setattr(request_cache.paths, "home", lambda: tmp_path / "home")
+    calls = []
+    original = hf.HFBackend.generate_chat
+
+    def counting(self, requests, progress=None):
+        calls.append(len(requests))
+        return original(self, requests, progress)
+
+    monkeypatch.setattr(hf.HFBackend, "generate_chat", counting)
+    base = ["run", "--model", "builtin:tiny-llama", "--tasks", "bbq", "--sample-data", "--quiet", "--mode", "generate",
+            "--max-new-tokens", "4"]
+    assert main([*base, "--out", str(tmp_path / "a"), "--limit", "4"]) == 0
+    assert main([*base, "--out", str(tmp_path / "b"), "--limit", "8"]) == 0
+    assert main([*base, "--out", str(tmp_path / "c"), "--limit", "8"]) == 0
+    assert sum(calls) == 8  # 4 items, then only the 4 new ones, then none
+    (b,), (c,) = (list((tmp_path / f"{x}/tiny-llama/bbq").iterdir()) for x in "bc")
+    assert json.loads((b / "metrics.json").read_text()) == json.loads((c / "metrics.json").read_text())
+    a_items = pd.read_parquet(next((tmp_path / "a/tiny-llama/bbq").iterdir()) / "items.parquet")
+    b_items = pd.read_parquet(b / "items.parquet").set_index("item_id")
+    assert (b_items.loc[a_items["item_id"], "generation"].to_numpy() == a_items["generation"].to_numpy()).all()
+    assert json.loads((c / "manifest.json").read_text())["settings"]["chat_template"] == "none"

@@ -247,7 +247,12 @@ def make_backend(ref: ModelRef, model_print: dict, o: RunOptions):
     device = pick_device(o.device)
     key = model_key(model_print, (o.variant or {}).get("recipe_hash"), o.backend,
                     f"{resolve_dtype(device, o.dtype)}@{device.split(':')[0]}")
-    return CachedBackend(build, RequestCache(key), describe_backend)
+    def tokenizer():
+        from bench.models.loading import load_tokenizer
+
+        return load_tokenizer(ref, o.trust_remote_code)
+
+    return CachedBackend(build, RequestCache(key), describe_backend, tokenizer)
 
 
 def describe_backend(backend) -> dict:

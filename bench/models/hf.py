@@ -16,17 +16,11 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from bench.errors import UserError
+from bench.models.chat import ChatMixin, Spec, finish
 from bench.models.loading import ModelRef, load_causal_lm, load_tokenizer
-from bench.models.requests import (
-    ChatRequest,
-    ChatResult,
-    GenerationRequest,
-    LoglikelihoodRequest,
-    LoglikelihoodResult,
-)
+from bench.models.requests import GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult
 
 
 def pick_device(device: str = "auto") -> str:
@@ -74,7 +68,7 @@ def _is_oom(e: BaseException) -> bool:
     return isinstance(e, torch.OutOfMemoryError) or (isinstance(e, RuntimeError) and "out of memory" in str(e))
 
 
-class HFBackend:
+class HFBackend(ChatMixin):
     """Holds one loaded model and its tokenizer; answers log-likelihood and generation requests."""
 
     name = "hf"
@@ -110,9 +104,6 @@ class HFBackend:
         self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
 
     # -- encoding -------------------------------------------------------------------------------------
-    def _encode(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=True)["input_ids"]
-
     def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
         """Token ids of context and continuation, split the way lm-eval splits them."""
         return split_pair(self.tokenizer, self._prefix, context, continuation)
@@ -296,84 +287,10 @@ class HFBackend:
             if r.max_new_tokens <= 0 or r.temperature < 0 or not 0 < r.top_p <= 1:
                 raise ValueError(f"bad generation settings: {r}")
         prompts = [(self._encode(r.prompt) if r.prompt else [self._prefix]) for r in requests]
-        specs = [_Spec(r.max_new_tokens, r.temperature, r.top_p, r.seed, tuple(r.stop)) for r in requests]
+        specs = [Spec(r.max_new_tokens, r.temperature, r.top_p, r.seed, tuple(r.stop)) for r in requests]
         return [text for text, _, _ in self._generate_batched(prompts, specs, progress)]
 
-    def generate_chat(self, requests: Sequence[ChatRequest],
-                      progress: Callable[[int], None] | None = None) -> list[ChatResult]:
-        """Answers to chat requests: rendered through a chat template where there is one, with an optional
-        thinking budget (a block still open when it runs out is closed with `think_end` before the answer).
-        Where the template itself opens the block (the prompt ends with `<think>`), the text starts with it."""
-        for r in requests:
-            if r.max_new_tokens <= 0 or (r.max_think_tokens is not None and r.max_think_tokens <= 0) \
-                    or r.temperature < 0 or not 0 < r.top_p <= 1:
-                raise ValueError(f"bad generation settings: {r}")
-        rendered = [self.render_chat(r) for r in requests]
-        think = [i for i, r in enumerate(requests) if r.max_think_tokens is not None]
-        specs = [_Spec(requests[i].max_think_tokens, requests[i].temperature, requests[i].top_p, requests[i].seed,
-                       (requests[i].think_end,), keep_stop=True) for i in think]
-        first = dict(zip(think, self._generate_batched([rendered[i][0] for i in think], specs), strict=True))
-        answer_rows, answer_prompts, answer_specs = [], [], []
-        closing: dict[int, list[int]] = {}
-        for i, r in enumerate(requests):
-            ids = list(rendered[i][0])
-            if i in first:
-                text, toks, ended = first[i]
-                if ended and r.think_end not in text:
-                    continue  # it answered without a reasoning block, within the budget
-                if r.think_end not in text:
-                    closing[i] = self.tokenizer(f"\n{r.think_end}\n\n", add_special_tokens=False)["input_ids"]
-                ids += toks + closing.get(i, [])
-            answer_rows.append(i)
-            answer_prompts.append(ids)
-            answer_specs.append(_Spec(r.max_new_tokens, r.temperature, r.top_p, r.seed + (i in first), ()))
-        answers = dict(zip(answer_rows, self._generate_batched(answer_prompts, answer_specs), strict=True))
-        out = []
-        for i, r in enumerate(requests):
-            head, head_toks = ("", []) if i not in first or i not in answers else first[i][:2]
-            if i in closing:
-                head += f"\n{r.think_end}\n\n"
-            tail, tail_toks, ended = answers.get(i) or first[i]
-            text = ("<think>\n" if rendered[i][2] else "") + head + tail
-            if i in first and i in answers:
-                think_tokens = len(head_toks)
-            else:
-                think_tokens = self._think_tokens(text, r.think_end, tail_toks)
-            out.append(ChatResult(text=text, prompt_tokens=len(rendered[i][0]),
-                                  new_tokens=len(head_toks) + len(tail_toks), think_tokens=think_tokens,
-                                  think_forced_close=i in closing, hit_max_new_tokens=not ended,
-                                  template_used=rendered[i][1]))
-        if progress:
-            progress(len(requests))
-        return out
-
-    def chat_template_for(self, setting: str) -> str | None:
-        """The template text a request's `chat_template` setting selects (None: plain prompt)."""
-        if setting == "none":
-            return None
-        if setting == "auto":
-            return getattr(self.tokenizer, "chat_template", None) or None
-        return setting
-
-    def render_chat(self, r: ChatRequest) -> tuple[list[int], bool, bool]:
-        """Prompt token ids, whether a chat template made them, and whether it opened a reasoning block."""
-        template = self.chat_template_for(r.chat_template) if r.messages else None
-        if template is None:
-            return (self._encode(r.prompt) if r.prompt else [self._prefix]), False, False
-        kwargs = {} if r.enable_thinking is None else {"enable_thinking": r.enable_thinking}
-        text = self.tokenizer.apply_chat_template([{"role": role, "content": c} for role, c in r.messages],
-                                                  chat_template=template, tokenize=False,
-                                                  add_generation_prompt=True, **kwargs)
-        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        return ids, True, text.rstrip().endswith("<think>")
-
-    def _think_tokens(self, text: str, think_end: str, toks: list[int]) -> int:
-        """Generated tokens of the reasoning block: up to its closing tag, or all when it never closed."""
-        if think_end in text:
-            return len(_tokens_covering(self.tokenizer, toks, len(text[:text.rindex(think_end)])))
-        return len(toks) if "<think>" in text else 0
-
-    def _generate_batched(self, prompts: list[list[int]], specs: list[_Spec],
+    def _generate_batched(self, prompts: list[list[int]], specs: list[Spec],
                           progress: Callable[[int], None] | None = None) -> list[tuple[str, list[int], bool]]:
         """(text, new token ids, ended) per prompt; ended is False when the row used its whole budget."""
         order = sorted(range(len(prompts)), key=lambda i: (-len(prompts[i]), i))
@@ -390,7 +307,7 @@ class HFBackend:
                 progress(len(batch))
         return results
 
-    def _decode(self, prompts: list[list[int]], specs: list[_Spec]) -> list[tuple[str, list[int], bool]]:
+    def _decode(self, prompts: list[list[int]], specs: list[Spec]) -> list[tuple[str, list[int], bool]]:
         """One `model.generate` call for a left-padded batch. Sampling is done by a logits processor that draws
         each row from its own seeded generator on the model's device, so a row's text does not depend on its
         batch; generate then takes the drawn token greedily."""
@@ -414,42 +331,17 @@ class HFBackend:
         new = out[:, ids.shape[1]:].cpu().tolist()
         results = []
         for row, spec in zip(new, specs, strict=True):
-            toks = []
-            ended = False
-            for t in row[:spec.max_new_tokens]:
-                if t == eos:
-                    ended = True
-                    break
-                toks.append(t)
-            text = self.tokenizer.decode(toks, skip_special_tokens=True)
-            cut = stop_at(text, spec.stop)
-            if cut is not None:
-                if spec.keep_stop:
-                    stop = min((s for s in spec.stop if s and s in text), key=text.find)
-                    cut = text[:text.find(stop) + len(stop)]
-                    toks = _tokens_covering(self.tokenizer, toks, len(cut))
-                text, ended = cut, True
-            elif len(toks) < spec.max_new_tokens:
-                ended = True
-            results.append((text, toks, ended))
+            row = row[:spec.max_new_tokens]
+            toks = row[:row.index(eos)] if eos in row else row
+            results.append(finish(self.tokenizer, toks, spec, eos in row))
         return results
-
-
-@dataclass(frozen=True)
-class _Spec:
-    max_new_tokens: int
-    temperature: float
-    top_p: float
-    seed: int
-    stop: tuple[str, ...]
-    keep_stop: bool = False  # keep the stop string in the text (a closing think tag)
 
 
 class _SeededSampler:
     """Logits processor: rows with temperature > 0 are sampled with `next_token` from their own generator and
     every other token is masked, so greedy selection returns the drawn token; greedy rows pass through."""
 
-    def __init__(self, specs: list[_Spec], device: str):
+    def __init__(self, specs: list[Spec], device: str):
         import torch
 
         self.specs = specs
@@ -471,7 +363,7 @@ class _RowStop:
     """Stopping criterion per row: its own token budget, or one of its stop strings in the recent text (only
     the tail is decoded, so checking costs the same at every step)."""
 
-    def __init__(self, specs: list[_Spec], prompt_width: int, tokenizer):
+    def __init__(self, specs: list[Spec], prompt_width: int, tokenizer):
         self.specs, self.start, self.tokenizer = specs, prompt_width, tokenizer
         self.tail = [max((len(s) for s in spec.stop), default=0) + 8 for spec in specs]
 
@@ -488,20 +380,6 @@ class _RowStop:
                 hit = any(s and s in text for s in spec.stop)
             done.append(hit)
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-
-
-def _tokens_covering(tokenizer, toks: list[int], n_chars: int) -> list[int]:
-    """The shortest prefix of `toks` whose text reaches `n_chars` characters."""
-    for k in range(1, len(toks) + 1):
-        if len(tokenizer.decode(toks[:k], skip_special_tokens=True)) >= n_chars:
-            return toks[:k]
-    return toks
-
-
-def stop_at(text: str, stop: Sequence[str]) -> str | None:
-    """`text` cut before the earliest stop string in it, or None when none occurs."""
-    hits = [text.find(s) for s in stop if s and s in text]
-    return text[:min(hits)] if hits else None
 
 
 def next_token(logits, temperature: float, top_p: float, generator) -> int:

