@@ -64,8 +64,14 @@ def _half_built(out: Path) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def references(tmp_path_factory) -> dict:
-    """Each command once, uninterrupted, in its own cache: its result and the fault points it reaches."""
+    """Each command once, uninterrupted, in its own cache: its result and the fault points it reaches. The
+    built-in models live in the machine-wide model cache; they are made first, so the reference and the killed
+    runs reach the same points whether or not an earlier session made them."""
+    from bench.models.builtin import materialize
     from reliability.harness import fork_cli
+
+    for name in ("tiny-llama", "tiny-llama-small"):
+        materialize(name)
 
     refs = {}
     for kind in KILLS:
