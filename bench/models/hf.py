@@ -137,7 +137,7 @@ class HFBackend(ChatMixin):
             else:
                 single.extend(members)
         results: list[LoglikelihoodResult | None] = [None] * len(encoded)
-        rows = [_PrefixTree(row) for row in _rows_sharing_prefixes(packed, max(ROW_TOKENS, self.max_length // 4))]
+        rows = [_PrefixTree(row) for row in _rows_sharing_prefixes(packed, ROW_TOKENS)]
         rows.sort(key=lambda t: -t.size)
         if self.auto_batch and (rows or single):
             self._probe_budget(max([t.size for t in rows] + [len(encoded[i][0]) + len(encoded[i][1]) for i in single]))
@@ -239,9 +239,6 @@ class HFBackend(ChatMixin):
             out.append(flat[k:k + len(t.scored)])
             k += len(t.scored)
         return out
-
-    def _tril(self, m: int):
-        return self._torch.ones(m, m, dtype=self._torch.bool).tril()
 
     def _mask(self, allowed):
         """The block mask as the attention implementation takes it: boolean for SDPA, additive otherwise."""
