@@ -50,18 +50,22 @@ def test_boundary_follows_lm_eval(tiny_backend):
     assert empty_ctx == [tiny_backend.tokenizer.bos_token_id]
 
 
+def assert_packed_equals_single(backend, requests, tol: float) -> None:
+    """The packed scorer against one sequence per option on the same requests."""
+    packed = backend.loglikelihood(requests)
+    backend.pack = False
+    try:
+        single = backend.loglikelihood(requests)
+    finally:
+        backend.pack = True
+    assert [r.n_tokens for r in packed] == [r.n_tokens for r in single]
+    assert [r.logprob for r in packed] == pytest.approx([r.logprob for r in single], abs=tol)
+    assert [r.is_greedy for r in packed] == [r.is_greedy for r in single]
+
+
 def test_packed_shared_context_equals_one_sequence_per_option(tiny_backend):
     options = [R("Q: who was it?\nA:", f" option {k}{' long tail' * k}") for k in range(4)]
-    mixed = options + REQUESTS
-    tiny_backend.pack = False
-    try:
-        single = tiny_backend.loglikelihood(mixed)
-    finally:
-        tiny_backend.pack = True
-    packed = tiny_backend.loglikelihood(mixed)
-    assert [r.n_tokens for r in packed] == [r.n_tokens for r in single]
-    assert [r.logprob for r in packed] == pytest.approx([r.logprob for r in single], abs=1e-5)
-    assert [r.is_greedy for r in packed] == [r.is_greedy for r in single]
+    assert_packed_equals_single(tiny_backend, options + REQUESTS, 1e-5)
 
 
 def test_packed_equals_one_sequence_per_option_on_smollm2(smollm2_backend):
@@ -75,14 +79,7 @@ def test_packed_equals_one_sequence_per_option_on_smollm2(smollm2_backend):
     # the first 8 written Age items: ambiguous and disambiguated contexts sharing their first sentence, so
     # several contexts go into one prefix tree
     flat = [r for d in store.load(task.spec, FOLDER).docs[:8] for r in task.requests(d)]
-    packed = smollm2_backend.loglikelihood(flat)
-    smollm2_backend.pack = False
-    try:
-        single = smollm2_backend.loglikelihood(flat)
-    finally:
-        smollm2_backend.pack = True
-    assert [r.logprob for r in packed] == pytest.approx([r.logprob for r in single], abs=1e-4)
-    assert [r.is_greedy for r in packed] == [r.is_greedy for r in single]
+    assert_packed_equals_single(smollm2_backend, flat, 1e-4)
 
 
 SHARED = [R("The cat sat on the mat. Question: who sat?\nAnswer:", " the cat"),
@@ -110,12 +107,4 @@ def test_contexts_sharing_a_prefix_are_one_tree_and_score_as_apart(tiny_backend)
     assert all(tree.parent[i] < i for i in range(tree.size))
     for nodes, _ in tree.scored:
         assert all(n >= tree.n_shared for n in nodes)
-    tiny_backend.pack = False
-    try:
-        single = tiny_backend.loglikelihood(SHARED)
-    finally:
-        tiny_backend.pack = True
-    packed_results = tiny_backend.loglikelihood(SHARED)
-    assert [r.n_tokens for r in packed_results] == [r.n_tokens for r in single]
-    assert [r.logprob for r in packed_results] == pytest.approx([r.logprob for r in single], abs=1e-5)
-    assert [r.is_greedy for r in packed_results] == [r.is_greedy for r in single]
+    assert_packed_equals_single(tiny_backend, SHARED, 1e-5)

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bench.configio import read_mapping, validate
+from bench.errors import UserError
 from bench.exec.local import RunOptions
 from bench.paths import repo_root
 
@@ -22,8 +23,6 @@ class SuiteTask(BaseModel):
 
 def anchor_data_dirs(tasks: dict[str, SuiteTask], path: Path, where: str) -> None:
     """Make each entry's `data_dir` relative to the file that names it, and check it is a folder."""
-    from bench.errors import UserError
-
     for name, entry in tasks.items():
         if entry.data_dir is not None:
             entry.data_dir = (path.parent / entry.data_dir.expanduser()).resolve()
