@@ -60,10 +60,10 @@ class VLLMBackend(ChatMixin):
         self.ref, self.scoring = ref, scoring
         self.device = pick_device(device)
         local = ref.kind != "hub"
-        found = vllm_formats.problem(Path(ref.path), cpu=self.device == "cpu") if local else None
+        self.dtype = resolve_dtype(self.device, dtype)
+        found = vllm_formats.problem(Path(ref.path), cpu=self.device == "cpu", dtype=self.dtype) if local else None
         if found:
             raise UserError(f"--backend vllm: {found}")
-        self.dtype = resolve_dtype(self.device, dtype)
         self.tokenizer = load_tokenizer(ref, trust_remote_code)
         self._prefix = (self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None
                         else self.tokenizer.eos_token_id)
