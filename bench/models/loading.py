@@ -181,6 +181,27 @@ def _record_fields(path: Path, names: tuple[str, ...]) -> dict:
     return {k: record[k] for k in names if isinstance(record, dict) and record.get(k) is not None}
 
 
+def defined_parameters(config, trust_remote_code: bool = False) -> int | None:
+    """Parameters of the model as its config defines it (tied weights once), whatever form they are stored or
+    loaded in: a quantized variant counts the weights it quantized, not its packed integers and scales, so every
+    backend and executor records one number for one model, and a variant the same as its base. Counted on
+    torch's meta device (no memory, milliseconds); None where transformers cannot build the architecture."""
+    import copy
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    config = copy.deepcopy(config)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    try:
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
+    except (ValueError, KeyError, TypeError, RuntimeError, OSError, AttributeError):
+        return None
+    return sum(p.numel() for p in model.parameters())
+
+
 def load_tokenizer(ref: ModelRef, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 

@@ -89,9 +89,22 @@ class VLLMBackend(ChatMixin):
 
     def describe(self) -> dict:
         return {"backend": f"vllm{'+hf-scoring' if self.scoring == 'hf' else ''}", "device": self.device,
-                "dtype": self.dtype, "parameters": None, "config_commit": None,
+                "dtype": self.dtype, "parameters": self._parameters(), "config_commit": None,
                 "engine": {"vllm": self.info.get("vllm"),
                            "tensor_parallel_size": self.settings["tensor_parallel_size"]}}
+
+    def _parameters(self) -> int | None:
+        """The model's parameters as its config defines them, as the HF backend records them."""
+        from transformers import AutoConfig
+
+        from bench.models.loading import defined_parameters
+
+        try:
+            config = AutoConfig.from_pretrained(self.ref.path, revision=self.ref.revision,
+                                                trust_remote_code=self._trust)
+        except (OSError, ValueError):
+            return None
+        return defined_parameters(config, self._trust)
 
     def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
         from bench.models.hf import split_pair
