@@ -202,6 +202,23 @@ def defined_parameters(config, trust_remote_code: bool = False) -> int | None:
     return sum(p.numel() for p in model.parameters())
 
 
+# Settings of the call that loaded a tokenizer, which transformers copies into the tokenizer_config.json it saves:
+# `local_files_only` is true where the hub was offline and false elsewhere, so they are left out of saved folders.
+LOADER_SETTINGS = ("local_files_only", "is_local", "cache_dir")
+
+
+def save_tokenizer(tokenizer, folder: Path) -> None:
+    """`tokenizer.save_pretrained(folder)` without the loader's settings (LOADER_SETTINGS): the folder's bytes
+    must not depend on the machine or environment that wrote it."""
+    tokenizer.save_pretrained(folder)
+    path = Path(folder) / "tokenizer_config.json"
+    if path.is_file():
+        config = json.loads(path.read_text())
+        if any(k in config for k in LOADER_SETTINGS):
+            config = {k: v for k, v in config.items() if k not in LOADER_SETTINGS}
+            path.write_text(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
 def load_tokenizer(ref: ModelRef, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 

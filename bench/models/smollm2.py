@@ -61,6 +61,8 @@ def convert(out: Path) -> dict:
     from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from bench.models.loading import save_tokenizer
+
     src = gguf_file()
     digest = sha256_file(src)
     if digest != GGUF_SHA256:
@@ -89,7 +91,7 @@ def convert(out: Path) -> dict:
         token_id = getattr(model.config, f"{role}_token_id", None)
         if token_id is not None:
             setattr(tokenizer, f"{role}_token", tokenizer.convert_ids_to_tokens(int(token_id)))
-    tokenizer.save_pretrained(out)
+    save_tokenizer(tokenizer, out)
     for f in out.iterdir():
         f.chmod(0o644)  # safetensors writes 0600; the cache may be shared
     seconds = time.perf_counter() - t0

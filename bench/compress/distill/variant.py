@@ -20,7 +20,7 @@ from bench.compress.distill.student import (
 )
 from bench.compress.distill.training import train
 from bench.errors import UserError
-from bench.models.loading import ModelRef, fingerprint, load_causal_lm, load_tokenizer, resolve
+from bench.models.loading import ModelRef, fingerprint, load_causal_lm, load_tokenizer, resolve, save_tokenizer
 from bench.paths import home
 from bench.store.atomic import staged_dir, write_json
 from bench.store.provenance import digest, libraries
@@ -105,7 +105,7 @@ def distill(cfg: DistillConfig, out: Path | None = None, quiet: bool = False) ->
 
     with staged_dir(final) as tmp:
         student.eval().save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
+        save_tokenizer(tokenizer, tmp)
         size = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
         write_json(tmp / PROVENANCE, {
             "schema": "qdbench.variant/1", "kind": "nds" if cfg.no_teacher else "distilled", "key": key,
