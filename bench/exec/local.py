@@ -256,6 +256,21 @@ def make_backend(ref: ModelRef, model_print: dict, o: RunOptions):
     return CachedBackend(build, RequestCache(key), describe_backend, tokenizer)
 
 
+def built_on(ref: ModelRef) -> dict | None:
+    """The hardware a variant folder was built on (its CPU, vector instruction sets, device), from its
+    qdbench_variant.json; None for other models."""
+    from bench.compress.variants import read_provenance
+
+    if ref.kind == "hub":
+        return None
+    try:
+        hw = (read_provenance(ref.path) or {}).get("hardware")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return None
+    return {k: hw.get(k) for k in ("cpu", "cpu_flags", "torch_cpu_capability", "device", "gpu")} \
+        if isinstance(hw, dict) else None
+
+
 def describe_backend(backend) -> dict:
     """The manifest's account of the engine that answered."""
     if hasattr(backend, "describe"):
@@ -341,7 +356,7 @@ def _run_locked(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepare
         "qdbench_version": __version__,
         "command": opts.command_line or sys.argv,
         "model": {**ref.to_dict(), "fingerprint": model_print, "about": builtin_about(ref.path) if ref.is_builtin
-                  else None, **describe_backend(backend)},
+                  else None, "built_on": built_on(ref), **describe_backend(backend)},
         "variant": opts.variant,
         "task": {"name": p.task.name, "version": p.task.spec.version, "yaml_sha256": p.task.file_sha256(),
                  "template_hash": p.task.spec.template_hash(), "options": p.task.spec.options},
