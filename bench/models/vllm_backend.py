@@ -204,7 +204,11 @@ class _Worker:
     def close(self) -> None:
         if self.proc.poll() is None and self.proc.stdin is not None:
             self.proc.stdin.close()
-            self.proc.wait(timeout=60)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:  # its answers are in; a slow shutdown (a loaded machine) is ended
+                self.proc.kill()
+                self.proc.wait()
         self.replies.close()
         if self.proc.returncode == 0:
             self.log.unlink(missing_ok=True)  # kept only when the worker failed
