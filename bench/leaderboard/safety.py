@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from bench.errors import UserError
-from bench.leaderboard.limits import MAX_JSON_BYTES, MAX_TEXT, NAME
+from bench.leaderboard.limits import MAX_DEPTH, MAX_JSON_BYTES, MAX_TEXT, NAME
 
 
 def check_name(value: object, where: str) -> str:
@@ -68,16 +68,30 @@ def _no_constant(name: str):
 
 
 def walk_plain(root: Path) -> list[Path]:
-    """Every file under `root` (sorted); a symlink or special file anywhere below it is refused."""
+    """Every file under `root` (sorted); a symlink or special file anywhere below it is refused, and so are
+    folders nested deeper than MAX_DEPTH (a bundle is <family>/<variant>/<task>/<settings>/: a few levels). The
+    walk keeps its own stack: a recursive one fails on a deep enough tree."""
     if root.is_symlink():
         raise UserError(f"{root}: is a symbolic link; give the folder itself")
     out = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        for name in dirnames + filenames:
-            p = Path(dirpath) / name
-            if p.is_symlink():
+    stack = [(root, 0)]
+    while stack:
+        folder, depth = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as e:
+            raise UserError(f"{folder}: cannot be read ({e.strerror or e})") from None
+        for entry in entries:
+            p = Path(entry.path)
+            if entry.is_symlink():
                 raise UserError(f"{p}: is a symbolic link; submissions hold plain files only")
-            if name in filenames and not p.is_file():
+            if entry.is_dir(follow_symlinks=False):
+                if depth + 1 > MAX_DEPTH:
+                    raise UserError(f"{root}: folders nested more than {MAX_DEPTH} deep; a bundle holds run folders "
+                                    "a few levels down (<family>/<variant>/<task>/<settings>/)")
+                stack.append((p, depth + 1))
+            elif entry.is_file(follow_symlinks=False):
+                out.append(p)
+            else:
                 raise UserError(f"{p}: not a plain file")
-        out.extend(Path(dirpath) / f for f in filenames)
     return sorted(out)
