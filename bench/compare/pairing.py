@@ -1,8 +1,10 @@
 """Load runs and pair a base run with a variant run item by item, refusing pairs that are not comparable.
 
 Two runs are paired only if they saw the same task file, prompt template and decoding settings, the same
-data files and exactly the same items; otherwise a delta would mix the compression effect with a change of
-the test itself. The refusal names every field that differs.
+data files and exactly the same items — the same ids, and on every item the same content hash, gold answer,
+group and data fields (`Task.item_columns`); otherwise a delta would mix the compression effect with a change
+of the test itself (or with an edited items.parquet). The refusal names every field that differs. Which items
+are non-finite is recomputed from their values, whatever their `nonfinite` column says.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bench.errors import UserError
 from bench.store.finite import check_fraction, nonfinite_mask
+from bench.store.provenance import ITEM_HASH
 from bench.store.runs import load_run
 
 
@@ -104,6 +108,54 @@ def differences(base: Run, variant: Run) -> list[str]:
         if only_b:
             parts.append(f"{len(only_b)} only in variant (e.g. {only_b[0]!r})")
         out.append("items differ: " + ", ".join(parts) + " — run both with the same --limit, --seed and data")
+    else:
+        out.extend(item_differences(base, variant))
+    return out
+
+
+def item_columns(task_name: str) -> list[str]:
+    """The task's item-defining columns; for a task not defined here (an imported lm-eval run), id, content hash
+    and gold."""
+    from bench.tasks.registry import get_task
+
+    try:
+        return get_task(task_name).item_columns()
+    except UserError:
+        return ["item_id", ITEM_HASH, "gold"]
+
+
+def _same(a, b) -> bool:
+    if _missing(a) or _missing(b):
+        return _missing(a) and _missing(b)
+    if isinstance(a, list | tuple | np.ndarray) or isinstance(b, list | tuple | np.ndarray):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _missing(value) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
+def item_differences(base: Run, variant: Run) -> list[str]:
+    """The item-defining columns on which two runs of the same item ids disagree, each with a count and an
+    example (the content hash is compared where both runs have one: runs made before it was recorded lack it)."""
+    a = base.items.set_index("item_id")
+    b = variant.items.set_index("item_id").reindex(a.index)
+    out = []
+    for col in item_columns(base.task):
+        if col == "item_id" or (col not in a.columns and col not in b.columns):
+            continue
+        if (col in a.columns) != (col in b.columns):
+            if col != ITEM_HASH:
+                out.append(f"field '{col}' is in the {'base' if col in a.columns else 'variant'} run's items only")
+            continue
+        differ = np.array([not _same(x, y) for x, y in zip(a[col].tolist(), b[col].tolist(), strict=True)])
+        if col == ITEM_HASH:
+            differ &= a[col].notna().to_numpy() & b[col].notna().to_numpy()
+        if differ.any():
+            i = int(differ.argmax())
+            out.append(f"field '{col}' differs on {int(differ.sum())} of {len(a)} items (e.g. item {a.index[i]!r}: "
+                       f"{_short(a[col].iloc[i])} vs {_short(b[col].iloc[i])})")
     return out
 
 
@@ -128,8 +180,9 @@ def pair(base: Run, variant: Run) -> Pair:
     if diffs:
         raise UserError(f"cannot pair {variant.path} with base {base.path}: " + "; ".join(diffs))
     bad = set()
+    columns = item_columns(base.task)
     for run in (base, variant):
-        mask = nonfinite_mask(run.items)
+        mask = nonfinite_mask(run.items, columns)
         check_fraction(int(mask.sum()), len(run.items), f"cannot compare {run.path}")
         bad |= set(run.items["item_id"][mask.to_numpy()])
     b = base.items[~base.items["item_id"].isin(bad)].reset_index(drop=True)

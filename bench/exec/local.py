@@ -25,7 +25,7 @@ from bench.models.loading import ModelRef, fingerprint
 from bench.models.requests import ChatRequest, GenerationRequest, LoglikelihoodRequest
 from bench.safepath import confined
 from bench.store.finite import NONFINITE, check_fraction, flag_row, nonfinite_mask
-from bench.store.provenance import digest, hardware, libraries
+from bench.store.provenance import ITEM_HASH, digest, hardware, item_hash, libraries
 from bench.store.runs import RunStore, verify_run
 from bench.tasks import fewshot, generative
 from bench.tasks.base import Task
@@ -317,14 +317,18 @@ def _run_locked(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepare
             flat_reqs = [r for rs in reqs for r in rs]
             flat = answer(backend, flat_reqs, bar.within(len(chunk), len(flat_reqs)))
             rows, k = [], 0
+            item_columns = p.task.item_columns()
             for (_, doc), rs in zip(chunk, reqs, strict=True):
                 results = flat[k:k + len(rs)]
-                rows.append(flag_row(p.task.record(doc, results), results, p.task.spec.fields))
+                row = {**p.task.record(doc, results), ITEM_HASH: item_hash(doc)}
+                rows.append(flag_row(row, results, item_columns))
                 k += len(rs)
             store.append(rows)
             bar.finish_chunk(len(chunk))
     records = store.items_in_order(p.ids)
-    bad = nonfinite_mask(records)
+    bad = nonfinite_mask(records, p.task.item_columns())
+    if NONFINITE in records.columns:  # this run's own flags: a backend result may have been NaN before a row held it
+        bad |= records[NONFINITE].fillna(False).astype(bool)
     records[NONFINITE] = bad
     check_fraction(int(bad.sum()), len(records), f"{store.dir} (task '{p.task.name}')")
     metrics = {**p.task.metrics(records[~bad]), "n_nonfinite": int(bad.sum())}

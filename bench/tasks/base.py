@@ -4,7 +4,8 @@ A task module declares its metrics once as `METRICS: list[Metric]` (bench/metric
 metrics.json, its intervals, the paired comparison and submission checks all use that list.
 
 Hooks a task module may define (all optional but `METRICS`):
-- `item_fields(doc) -> dict`: extra per-item columns for items.parquet;
+- `item_fields(doc) -> dict`: extra per-item columns for items.parquet, computed from the item alone; their
+  names in `ITEM_FIELDS`, so that a base and its variants are checked to agree on them (`Task.item_columns`);
 - `requests(task, doc) -> list[LoglikelihoodRequest | GenerationRequest]`: replaces the default
   one-request-per-choice;
 - `record(task, doc, results) -> dict`: replaces the default multiple-choice row;
@@ -31,6 +32,7 @@ import pandas as pd
 from bench.metrics.declare import declared
 from bench.metrics.groups import metrics_doc
 from bench.models.requests import GenerationRequest, LoglikelihoodRequest
+from bench.store.provenance import ITEM_HASH
 from bench.tasks import generative
 from bench.tasks.spec import TaskSpec
 
@@ -100,6 +102,13 @@ class Task:
         if hasattr(self.hooks, "item_fields"):
             row.update(self.hooks.item_fields(doc))
         return row
+
+    def item_columns(self) -> list[str]:
+        """The columns of items.parquet that say what an item is, not what the model answered: its id and content
+        hash, the data fields, group and stratification fields, the gold answer and the hooks' ITEM_FIELDS. A
+        base and its variants must agree on every one, item by item (bench/compare/pairing.py)."""
+        return list(dict.fromkeys(["item_id", ITEM_HASH, *self.spec.fields, *self.spec.group_by,
+                                   *self.spec.stratify_by, "gold", *getattr(self.hooks, "ITEM_FIELDS", ())]))
 
     def base_row(self, doc: dict) -> dict:
         """item_id and the declared fields, for hooks that build their own rows."""

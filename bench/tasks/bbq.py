@@ -62,6 +62,9 @@ def target_agrees(doc: dict, biased: int) -> bool | None:
     return loc not in (biased, unknown_index(doc))
 
 
+ITEM_FIELDS = ("unknown_index", "biased_index", "subcategory", "target_agrees")  # item_fields' keys
+
+
 def item_fields(doc: dict) -> dict:
     biased = biased_options(doc)
     index = biased[0] if len(biased) == 1 else -1
