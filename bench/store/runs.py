@@ -177,15 +177,19 @@ class RunStore:
         shutil.rmtree(self.work, ignore_errors=True)
 
 
-def verify_run(run_dir: Path, manifest: dict | None = None) -> None:
-    """A UserError naming the file if items.parquet or metrics.json is not the one the manifest recorded.
-    Runs written before the manifest carried `integrity` are not checked."""
+def verify_run(run_dir: Path, manifest: dict | None = None, required: bool = True) -> None:
+    """A UserError naming the file if items.parquet or metrics.json is not the one the manifest recorded. A
+    manifest without `integrity` is refused, since deleting the field must not turn the check off; `required=False`
+    is for the submission check, which recomputes every metric from the items instead."""
     run_dir = Path(run_dir)
     if manifest is None:
         manifest = _read_json(run_dir / MANIFEST, {})
     recorded = manifest.get(INTEGRITY)
     if recorded is None:
-        return
+        if not required:
+            return
+        raise UserError(f"{run_dir / MANIFEST}: field '{INTEGRITY}' missing, so its files cannot be checked (an "
+                        "edited manifest, or a run made before runs recorded their files' sha256): run it again")
     if not isinstance(recorded, dict):
         raise UserError(f"{run_dir / MANIFEST}: field '{INTEGRITY}' is damaged; remove the run folder and run again")
     for name in (ITEMS, METRICS):
