@@ -67,8 +67,8 @@ def flag_mismatch(items: pd.DataFrame, bad: pd.Series) -> str | None:
         return None
     i = int(differ.argmax())
     return (f"field '{NONFINITE}' of item {items['item_id'].iloc[i]!r} is {bool(flagged[i])}, but its "
-            f"log-likelihoods or scores are {'not ' if bad.iloc[i] else ''}all finite ({int(differ.sum())} items "
-            "disagree); the flag is recomputed from the values, never trusted")
+            f"log-likelihoods or scores are {'not ' if bad.iloc[i] else ''}all finite (items that disagree: "
+            f"{int(differ.sum())}); the flag is recomputed from the values, never trusted")
 
 
 def check_fraction(n_bad: int, n: int, where: str) -> None:
