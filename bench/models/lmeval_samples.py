@@ -66,6 +66,7 @@ def item_row(sample: dict, path: Path, fields: list[str]) -> dict:
 def to_run(path: Path, run_dir: Path, model: str, fields: list[str] | None = None) -> Path:
     """Write one run folder from one samples file (atomically: a folder appears complete or not at all)."""
     from bench.store.atomic import staged_dir, write_json
+    from bench.store.runs import sealed
 
     samples = read_samples(path)
     first = samples[0].get("doc") or {}
@@ -97,5 +98,5 @@ def to_run(path: Path, run_dir: Path, model: str, fields: list[str] | None = Non
     with staged_dir(run_dir) as tmp:
         items.to_parquet(tmp / "items.parquet", index=False)
         write_json(tmp / "metrics.json", metrics)
-        write_json(tmp / "manifest.json", manifest)
+        write_json(tmp / "manifest.json", sealed(tmp, manifest))
     return run_dir

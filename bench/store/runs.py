@@ -172,9 +172,13 @@ class RunStore:
         two), then drop the parts."""
         write_with(self.dir / ITEMS, lambda tmp: records.to_parquet(tmp, index=False))
         write_json(self.dir / METRICS, metrics)
-        manifest = {**manifest, INTEGRITY: {name: sha256_file(self.dir / name) for name in (ITEMS, METRICS)}}
-        write_json(self.dir / MANIFEST, manifest)
+        write_json(self.dir / MANIFEST, sealed(self.dir, manifest))
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+def sealed(run_dir: Path, manifest: dict) -> dict:
+    """`manifest` with `integrity`: the sha256 of the run folder's items.parquet and metrics.json, as written."""
+    return {**manifest, INTEGRITY: {name: sha256_file(Path(run_dir) / name) for name in (ITEMS, METRICS)}}
 
 
 def verify_run(run_dir: Path, manifest: dict | None = None, required: bool = True) -> None:
