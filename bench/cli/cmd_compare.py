@@ -43,6 +43,12 @@ def add_parser(sub) -> None:
                         "bytes: their direct paired difference and which stays closer to the base")
     p.add_argument("--pair", action="append", default=[], metavar="VARIANT_A:VARIANT_B",
                    help="also compare these two variants that way (repeatable)")
+    p.add_argument("--cka", action="store_true",
+                   help="mechanism analysis: per-layer linear CKA of each variant against the base on the items "
+                        "it answers in a biased way vs the rest (tasks with biased_answers: bbq, hans); loads "
+                        "every model")
+    p.add_argument("--cka-items", type=int, default=256, help="probe items per task for --cka (default 256)")
+    p.add_argument("--cka-pool", choices=("mean", "last"), default="mean", help="pool tokens by mean or last token")
     p.add_argument("--no-plots", action="store_true")
     p.set_defaults(func=compare)
 
@@ -104,7 +110,22 @@ def cross_task(paired, cfg) -> list[dict]:
     return out
 
 
+MIN_CKA_ITEMS = 20
+
+
+def cka_line(d: dict) -> str:
+    """Mean CKA over layers on the items answered in the biased way and on the rest, by the variant's answers."""
+    def v(x):
+        return "undefined" if x is None else f"{x:.3f}"
+    m, n = d["mean_cka"], d["subsets"]
+    return (f"CKA · {d['task']} · {d['variant']['label']} vs {d['base']['label']} ({d['layer_mapping']}, "
+            f"{d['n_items']} items): mean over layers {v(m['biased_by_variant'])} on the {n['biased_by_variant']} "
+            f"answered in the biased way, {v(m['rest_by_variant'])} on the other {n['rest_by_variant']}")
+
+
 def compare(args) -> int:
+    if args.cka_items < MIN_CKA_ITEMS:
+        raise UserError(f"--cka-items must be at least {MIN_CKA_ITEMS} (got {args.cka_items})")
     if args.resamples < 1:
         raise UserError(f"--resamples must be positive (got {args.resamples})")
     if not 0 < args.alpha < 1:
@@ -148,6 +169,11 @@ def compare(args) -> int:
     crossed = cross_task(paired, cfg)
     sizes = sizes_of(list(cache.values()))
     variant_pairs = equal_memory.compare_pairs(planned, cfg) if planned else []
+    mechanism_docs = []
+    if args.cka:
+        from bench.compare import mechanism
+
+        mechanism_docs = mechanism.analyse(paired, limit=args.cka_items, seed=args.seed, pool=args.cka_pool)
     if terminal:
         from bench.compare.render import print_variant_pair
 
@@ -171,8 +197,16 @@ def compare(args) -> int:
                                     [(vp["a"]["label"], vp["b"]["label"]) for vp in variant_pairs])
             for c in of_task:
                 c["plots"].update(forest=forest, size=size)
+        from bench.compare.plots import plot_mechanism
+
+        for task in sorted({d["task"] for d in mechanism_docs}):
+            of_task = [d for d in mechanism_docs if d["task"] == task]
+            paths = plot_mechanism(task, of_task, out / f"{_slug(task)}__cka")
+            for d in of_task:
+                d["plots"] = paths
     doc = report.document(comparisons, cfg, crossed)
     doc["variant_pairs"] = variant_pairs
+    doc["mechanism"] = mechanism_docs
     long = table.long_table(doc, args.family, sizes)
     files = table.write_all(long, out, args.correction)
     doc["files"] = files
@@ -186,6 +220,8 @@ def compare(args) -> int:
                   f"p {r['p_value']} (paired bootstrap of each task, independently)")
         for vp in variant_pairs:
             print(f"verdict · {vp['verdict']}")
+        for d in mechanism_docs:
+            print(cka_line(d))
         skipped = [c for c in comparisons if c["skipped"]]
         print(f"compared {len(comparisons) - len(skipped)} of {len(comparisons)} pairs"
               + (f"; skipped {len(skipped)} (reasons above and in compare.json)" if skipped else ""))

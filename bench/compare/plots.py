@@ -211,3 +211,34 @@ def plot_cka(doc: dict, stem: Path) -> list[str]:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return save(fig, stem)
+
+
+def plot_mechanism(task: str, docs: list[dict], stem: Path) -> list[str]:
+    """CKA against the base per layer (x: the base layer's relative depth), one colour per variant: solid on the
+    items the variant answers in the biased way, dashed on the rest of the probe items."""
+    docs = [d for d in docs if d["layers"]]
+    if not docs:
+        return []
+    fig, ax = plt.subplots(figsize=(7.2, 4.2))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    lowest = 1.0
+    for n, d in enumerate(docs):
+        color = colors[n % len(colors)]
+        x = [row["depth"] for row in d["layers"]]
+        for name, ls in (("biased_by_variant", "-"), ("rest_by_variant", "--")):
+            y = [np.nan if row["cka"].get(name) is None else row["cka"][name] for row in d["layers"]]
+            if not np.isfinite(y).any():
+                continue
+            lowest = min(lowest, float(np.nanmin(y)))
+            mapped = " · teacher layers" if d["layer_mapping"] == "teacher_layers" else ""
+            ax.plot(x, y, ls=ls, marker="o", ms=3, color=color,
+                    label=f"{d['variant']['label']}: {name.split('_')[0]} (n={d['subsets'][name]}){mapped}")
+    ax.set_ylim(max(0.0, np.floor((lowest - 0.02) * 10) / 10), 1.01)
+    ax.set_xlabel("relative depth of the base layer (0 = embeddings)")
+    ax.set_ylabel("linear CKA (variant vs base)")
+    ax.set_title(f"{task}: representations on items answered in the biased way (solid) vs the rest (dashed)",
+                 fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, loc="lower left")
+    fig.tight_layout()
+    return save(fig, stem)
