@@ -108,3 +108,37 @@ def test_identical_models_give_one_on_every_subset(family):
             assert (value is None) == (n < 10) or value == pytest.approx(1.0, abs=1e-6)
     assert doc["biased_minus_rest"]["variant"] in (None, pytest.approx(0.0, abs=1e-6))
     assert np.isclose(doc["mean_cka"]["all"], 1.0)
+
+
+def test_cka_refuses_missing_models_before_any_work(tmp_path, capsys):
+    from tests.test_compare import synthetic, write_run
+
+    df = synthetic(n_per_cat=10)
+    b = write_run(tmp_path / "b", df, model={"path": str(tmp_path / "gone-base"), "spec": str(tmp_path / "gone-base")},
+                  data={"path": str(tmp_path)})
+    v = write_run(tmp_path / "v", df, model={"path": str(tmp_path / "gone"), "spec": str(tmp_path / "gone")},
+                  variant={"family": "f", "name": "v"}, data={"path": str(tmp_path)})
+    out = tmp_path / "out"
+    assert main(["compare", str(b), str(v), "--cka", "--out", str(out)]) == 2
+    assert "gone-base is not here" in capsys.readouterr().err and not out.exists()
+    assert main(["compare", str(b), str(v), "--cka", "--cka-items", "3", "--out", str(out)]) == 2
+    assert "--cka-items" in capsys.readouterr().err
+
+
+def test_a_quantized_student_is_quantized_from_float32(tmp_path):
+    from bench.errors import UserError
+    from bench.exec.plan import QuantizedStudent, load_matrix, plan
+
+    m = tmp_path / "m.yaml"
+    student = "{student: builtin:tiny-llama-small, corpus: synthetic:10, steps: 1"
+    m.write_text(f"name: q\nfamilies:\n  - base: builtin:tiny-llama\n    variants:\n"
+                 f"      - {{name: kq, distill: {student}}}, quantize: rtn-w4a16}}\ntasks: [bbq]\n")
+    runs = plan(load_matrix(m))
+    recipe = next(r.recipe for r in runs if r.variant == "kq")
+    assert isinstance(recipe, QuantizedStudent) and recipe.recipe.method == "rtn"
+    assert recipe.describe()["method"] == "distill+rtn"
+    m.write_text(f"name: q\nfamilies:\n  - base: builtin:tiny-llama\n    variants:\n"
+                 f"      - {{name: kq, distill: {student}, save_dtype: bfloat16}}, quantize: rtn-w4a16}}\n"
+                 "tasks: [bbq]\n")
+    with pytest.raises(UserError, match="float32"):
+        plan(load_matrix(m))

@@ -133,7 +133,7 @@ def compare(args) -> int:
     if not 0 < args.power < 1:
         raise UserError(f"--power must lie in (0, 1) (got {args.power})")
     from bench.cli.checks import out_folder
-    from bench.compare import equal_memory, pairing, report, table
+    from bench.compare import equal_memory, mechanism, pairing, report, table
     from bench.compare.render import print_comparison
     from bench.store.atomic import write_json
 
@@ -149,6 +149,8 @@ def compare(args) -> int:
         return cache[key]
 
     paired = [pairing.pair(run(b), run(v)) for b, v in pairs]  # every refusal before any work or output
+    if args.cka:
+        mechanism.check(paired)
     planned = []
     if args.equal_memory or args.pair:
         groups: dict[Path, tuple] = {}
@@ -171,8 +173,6 @@ def compare(args) -> int:
     variant_pairs = equal_memory.compare_pairs(planned, cfg) if planned else []
     mechanism_docs = []
     if args.cka:
-        from bench.compare import mechanism
-
         mechanism_docs = mechanism.analyse(paired, limit=args.cka_items, seed=args.seed, pool=args.cka_pool)
     if terminal:
         from bench.compare.render import print_variant_pair

@@ -86,6 +86,21 @@ def _mean(layers: list[dict], name: str) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
+def check(pairs: list[Pair]) -> None:
+    """Refuse, before any work, a pair whose model folders or data files are not here."""
+    from bench.compare.report import task_hooks
+
+    for p in pairs:
+        hooks = task_hooks(p.task)
+        if hooks is None or not hasattr(hooks, "biased_answers"):
+            continue
+        data = Path(str((p.base.manifest.get("data") or {}).get("path") or ""))
+        if not data.exists():
+            raise UserError(f"{p.base.path}: its data {data} is not here; --cka needs the items' text")
+        for run in (p.base, p.variant):
+            _model(run)
+
+
 def analyse(pairs: list[Pair], *, limit: int = 256, seed: int = 1234, pool: str = "mean", batch_size: int = 8,
             device: str = "cpu") -> list[dict]:
     """One document per (task, variant) whose task defines `biased_answers`; models loaded one at a time."""

@@ -190,6 +190,9 @@ def plan(matrix: Matrix) -> list[PlannedRun]:
                 try:
                     student = parse_config({**v.distill, **teacher})
                     if v.quantize is not None:
+                        if student.save_dtype != "float32":
+                            raise UserError("field 'quantize': a student is quantized from its float32 weights; "
+                                            "drop distill.save_dtype here")
                         recipe = load_recipe(v.quantize)
                         if matrix.calibration is not None and recipe.calibrated:
                             recipe = recipe.model_copy(update={"calibration": matrix.calibration})
