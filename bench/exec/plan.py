@@ -124,8 +124,9 @@ class QuantizedStudent:
 
     def describe(self) -> dict:
         kind = "nds" if self.student.no_teacher else "distill"
-        return {"method": f"{kind}+{self.recipe.method}", "student": {"method": kind, **self.student.model_dump()},
-                "recipe": self.recipe.model_dump()}
+        recipe = {k: v for k, v in self.recipe.model_dump().items() if k != "method"}  # weight_bits, ... as usual
+        return {"method": f"{kind}+{self.recipe.method}", **recipe,
+                "student": {"method": kind, **self.student.model_dump()}}
 
 
 @dataclass(frozen=True)
