@@ -302,3 +302,15 @@ def test_tiny_family_bf16_student_and_quantized_student(tmp_path, capsys, tiny_m
     assert all(torch.equal(fp32[k].to(torch.bfloat16), bf16[k]) for k in fp32)
     prov = json.loads((Path(by["kd-bf16"]["a"]["model"]) / "qdbench_variant.json").read_text())
     assert prov["save_dtype"] == "bfloat16" and prov["stored_from"]["folder"] == by["kd"]["a"]["model"]
+
+
+def test_distill_flag_save_dtype_reaches_the_config():
+    from bench.cli.cmd_distill import config_from_args
+    from bench.cli.main import build_parser
+    from bench.compress.distill import parse_config
+
+    args = build_parser().parse_args(["distill", "--teacher", "builtin:tiny-llama", "--student", "teacher",
+                                      "--corpus", "synthetic:10", "--save-dtype", "bfloat16"])
+    assert parse_config(config_from_args(args)).save_dtype == "bfloat16"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["distill", "--save-dtype", "int8"])
