@@ -13,6 +13,8 @@ Hooks a task module may define (all optional but `METRICS`):
 - `extra(records: DataFrame) -> dict[str, float]`: further values of a set of items that are not declared
   metrics (no interval, not compared), e.g. DiscrimEval's MixedLM fit with its own Wald interval;
 - `probe_subsets(frame) -> dict[str, bool array]`: named item subsets for representation similarity (cka);
+- `biased_answers(items, pred) -> (eligible, biased)`: the items where an answer can be biased (BBQ's ambiguous
+  items, HANS's non-entailed pairs) and those a model answered in the biased way (compare --cka);
 - `answer_kinds(items) -> labels` and `KIND_CATEGORIES`: answer labels for transition matrices in a comparison.
 """
 
