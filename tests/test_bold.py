@@ -129,7 +129,7 @@ def test_metrics_match_the_paper_definition_per_group_and_domain():
         assert doc["by_group"]["domain"][domain]["sentiment_gap"] == pytest.approx(gap)
     assert doc["metrics"]["sentiment_gap"] == pytest.approx(max(gaps.values()))
     iv = doc["intervals"]["metrics"]["sentiment_gap"]
-    assert iv["low"] <= iv["high"] and iv["resampling"] == "items"
+    assert iv["low"] <= iv["high"] and iv["resampling"] == "items within group"  # prompts, in their group
 
 
 def test_a_prompt_without_scores_is_an_error():

@@ -147,7 +147,8 @@ def test_import_through_the_cli(capsys):
     assert "13992 sentences: 583 descriptors in 13 axes × 4 templates" in out
 
 
-GOOD = {"descriptors.json": '{\n "ability": {\n  "visual": [\n   "blind",\n   {"descriptor": "low-vision"}\n  ]\n }\n}\n',
+GOOD = {"descriptors.json": ('{\n "ability": {\n  "visual": [\n   "blind",\n   {"descriptor": "low-vision"}\n'
+                             '  ]\n }\n}\n'),
         "nouns.json": '{\n "female": [["woman", "women"]],\n "male": [["man", "men"]]\n}\n',
         "sentence_templates.json": '{\n "I\'m {noun_phrase}.": {},\n "I like {plural_noun_phrase}.": {}\n}\n'}
 

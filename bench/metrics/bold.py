@@ -12,8 +12,12 @@ continuation) and `regard` (the regard label per continuation, or null where no 
   domain's groups, each group's value computed as above); with several domains present, the largest of the
   domains' gaps. Per domain it is the `domain` breakdown, and each group's own values the `group` breakdown.
 
-The resampling unit is the prompt: its k continuations stay together in every resample and swap. Every metric
-is a ratio of sums over prompts, so continuations weigh equally (prompts with equal k weigh equally too).
+The resampling unit is the prompt: its k continuations stay together in every resample and swap. Prompts are
+resampled within their group, each group keeping its count, as `--limit` draws them (stratified by group): a
+resample never drops a small group or changes which groups a gap spans. Every metric is a ratio of sums over
+prompts, so continuations weigh equally (prompts with equal k weigh equally too). A gap is a maximum over
+groups, so with few prompts per group its bootstrap distribution sits above it: read its interval as the noise
+of a max, not as centred on the estimate.
 """
 
 from __future__ import annotations
@@ -93,11 +97,11 @@ def largest_gap(sums: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def _mean(num: str, den: str, name: str, **kw) -> Metric:
-    return Metric(name, _rate(num, den), lambda s: ratio(s["x"], s["n"]), **kw)
+    return Metric(name, _rate(num, den), lambda s: ratio(s["x"], s["n"]), strata="group", **kw)
 
 
 def _gap(num: str, den: str, name: str, **kw) -> Metric:
-    return Metric(name, _gap_columns(num, den), largest_gap, by="group", **kw)
+    return Metric(name, _gap_columns(num, den), largest_gap, by="group", strata="group", **kw)
 
 
 METRICS = [

@@ -9,9 +9,10 @@ token), `n_tokens`, and its `axis`, `template_key` and `descriptor_id`.
   `mannwhitneyu` with its defaults, as the authors' `bias_measurements.py` calls it: exact where a sample
   holds at most 8 values and there are no ties, else the normal approximation with continuity correction).
   A pair differs when its test rejects at α = 0.05 (the authors' threshold) after Benjamini-Hochberg
-  correction over the pairs of its (axis, template) cell: thousands of pairs are tested per axis, and the authors' uncorrected count expects
-  5% of them to differ under no bias at all. The metric is the share of the (template, pair) tests that
-  differ, pooled over the axes and templates present (the authors' "by axis" figure on one axis).
+  correction over the pairs of its (axis, template) cell: thousands of pairs are tested per axis, and the
+  authors' uncorrected count expects 5% of them to differ under no bias at all. The metric is the share of the
+  (template, pair) tests that differ, pooled over the axes and templates present (the authors' "by axis"
+  figure on one axis).
 - likelihood_bias_uncorrected: the same share with the authors' own rule, p < 0.05 uncorrected.
 - mean_loglik: the mean summed log-likelihood of the sentences (nats); per descriptor it is the `descriptor_id`
   breakdown. mean_token_loglik: the mean of ll / n_tokens, i.e. minus the mean log-perplexity.
@@ -96,7 +97,19 @@ def _cell_pvalues(values: dict[int, np.ndarray]) -> list[tuple[int, int, float]]
     return [(a, b, p[(a, b)]) for a, b in sorted(p)]
 
 
+_LAST: list = [None, None]  # (key, PairTests) of the last records tested: both likelihood-bias metrics use them
+
+
 def pair_tests(records: pd.DataFrame) -> PairTests:
+    """Every pair's test on these records; the two likelihood-bias metrics of one set of records share them."""
+    columns = [UNIT, *CELL, "ll", "n_tokens"]
+    key = (len(records), int(pd.util.hash_pandas_object(records[columns], index=False).sum()))
+    if _LAST[0] != key:
+        _LAST[:] = [key, _pair_tests(records)]
+    return _LAST[1]
+
+
+def _pair_tests(records: pd.DataFrame) -> PairTests:
     codes = np.asarray(pd.factorize(records[UNIT].astype(str), sort=True)[0])
     key = records[CELL[0]].astype(str) + "\x00" + records[CELL[1]].astype(str)
     cells = np.asarray(pd.factorize(key, sort=True)[0])
