@@ -30,8 +30,8 @@ A Metric is a function of *sums over items* of per-item statistics:
   then unused and `columns` only names the records the metric counts. Such a metric is compared by paired
   bootstrap (`test="bootstrap"`): a sign-flip permutation swaps sums, which it has none of.
 
-Because every metric is a function of sums, a bootstrap resample is a weight vector over items and one
-matrix product gives all B resampled values (bench/stats/resample.py). Helpers `ratio` and `levels_present`
+Because every metric but a `statistic` is a function of sums, a bootstrap resample is a weight vector over items
+and one matrix product gives all B resampled values (bench/stats/resample.py). Helpers `ratio` and `levels_present`
 keep undefined values NaN.
 """
 
