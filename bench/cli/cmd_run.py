@@ -52,6 +52,8 @@ def add_parser(sub) -> None:
                                         "or builtin:tiny-detoxify (random, for tests)")
     p.add_argument("--classifier-path", type=Path, help="local Detoxify checkpoint folder or HF classifier folder")
     p.add_argument("--classifier-label", help="the classifier's toxic label (default: toxicity / toxic)")
+    p.add_argument("--regard-classifier", help="bold: a regard classifier, hf:PATH (labels negative, neutral, "
+                                               "positive, other); without one the regard metrics are skipped")
     p.add_argument("--mode", choices=("loglikelihood", "generate"), default="loglikelihood",
                    help="multiple-choice tasks: score options by log-likelihood (default) or generate an answer "
                         "letter")

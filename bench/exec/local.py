@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench import __version__
 from bench.data import store as data_store
-from bench.data.sampling import stratified_sample
+from bench.data.sampling import n_units, stratified_sample
 from bench.errors import UserError
 from bench.models.builtin import about as builtin_about
 from bench.models.hf import HFBackend
@@ -129,7 +129,8 @@ def prepare(task: Task, opts: RunOptions) -> Prepared:
     pool, candidates = [], dataset.docs
     if opts.num_fewshot:
         pool, candidates = fewshot_split(task, dataset.docs, opts)
-    keep = stratified_sample(candidates, opts.limit, task.spec.stratify_by or task.spec.group_by, opts.seed)
+    unit = getattr(task.hooks, "SAMPLE_UNIT", None)  # --limit counts these (e.g. descriptors), not items
+    keep = stratified_sample(candidates, opts.limit, task.spec.stratify_by or task.spec.group_by, opts.seed, unit)
     docs = [candidates[i] for i in keep]
     if pool:
         pool_ids = [task.item_id(d) for d in pool]
@@ -139,9 +140,11 @@ def prepare(task: Task, opts: RunOptions) -> Prepared:
     if len(set(ids)) != len(ids):
         raise UserError(f"task '{task.name}': item ids are not unique in {dataset.path}")
     warnings = task.check_docs(docs)
-    if opts.limit is not None and opts.limit > len(dataset.docs):
-        warnings.append(f"--limit {opts.limit} asks for more items than the {dataset.origin} data holds "
-                        f"({len(dataset.docs)}); running all {len(dataset.docs)}")
+    available = n_units(dataset.docs, unit)
+    if opts.limit is not None and opts.limit > available:
+        what = f"{unit} units" if unit else "items"
+        warnings.append(f"--limit {opts.limit} asks for more {what} than the {dataset.origin} data holds "
+                        f"({available}); running all {available}")
     return Prepared(task, dataset, docs, ids, warnings)
 
 

@@ -9,7 +9,10 @@ Hooks a task module may define (all optional but `METRICS`):
   one-request-per-choice;
 - `record(task, doc, results) -> dict`: replaces the default multiple-choice row;
 - `check_docs(docs) -> list[str]`: warnings about the data;
+- `run_notes(task) -> list[str]`: notes about the run's settings (e.g. a metric left unscored without its model);
 - `setup(task)`: load or check what the hooks need (e.g. a classifier) before the run starts;
+- `SAMPLE_UNIT`: a doc field; `--limit N` then draws N of its values (stratified) with all their docs, for a
+  metric over units of several items (HolisticBias: a descriptor's sentences);
 - `extra(records: DataFrame) -> dict[str, float]`: further values of a set of items that are not declared
   metrics (no interval, not compared), e.g. DiscrimEval's MixedLM fit with its own Wald interval;
 - `probe_subsets(frame) -> dict[str, bool array]`: named item subsets for representation similarity (cka);
@@ -121,4 +124,6 @@ class Task:
                            extra=getattr(self.hooks, "extra", None))
 
     def check_docs(self, docs: list[dict]) -> list[str]:
-        return self.hooks.check_docs(docs) if hasattr(self.hooks, "check_docs") else []
+        """Notes printed before the run: the hooks' warnings about the data and about the run's settings."""
+        notes = self.hooks.check_docs(docs) if hasattr(self.hooks, "check_docs") else []
+        return notes + (self.hooks.run_notes(self) if hasattr(self.hooks, "run_notes") else [])
