@@ -81,6 +81,7 @@ def problems(path: Path) -> tuple[list[str], str]:
     """Everything wrong with one task file, checked as a run would use it: the schema, the hook and format
     modules, the data, and the first items rendered into requests and rows. Returns (problems, summary)."""
     from bench.data import store as data_store
+    from bench.tasks.dryrun import check_task
     from bench.tasks.registry import load_task
 
     try:
@@ -96,6 +97,10 @@ def problems(path: Path) -> tuple[list[str], str]:
     except UserError as e:
         return [*found, str(e)], ""
     docs = dataset.docs
+    try:
+        check_task(task, docs)  # the dry run a run starts with
+    except UserError as e:
+        return [*found, str(e)], ""
     ids = []
     for n, doc in enumerate(docs, 1):
         where = f"item {n} of {dataset.path}"

@@ -21,7 +21,7 @@ from bench.data.sampling import n_units, stratified_sample
 from bench.errors import UserError
 from bench.models.builtin import about as builtin_about
 from bench.models.hf import HFBackend
-from bench.models.loading import ModelRef, fingerprint
+from bench.models.loading import ModelRef, context_length, fingerprint
 from bench.models.requests import ChatRequest, GenerationRequest, LoglikelihoodRequest
 from bench.safepath import confined
 from bench.store.finite import NONFINITE, check_fraction, flag_row, nonfinite_mask
@@ -203,6 +203,10 @@ def evaluate(ref: ModelRef, tasks: list[Task], opts: RunOptions | list[RunOption
     per_task = opts if isinstance(opts, list) else [opts] * len(tasks)
     check_options(tasks, per_task)
     prepared = [prepare(t, o) for t, o in zip(tasks, per_task, strict=True)]  # data errors before the model loads
+    context = context_length(ref)
+    for o in per_task:
+        if o.mode == "generate":
+            generative.check_context(o.max_new_tokens, o.max_think_tokens, context)
     model_print = fingerprint(Path(ref.path)) if ref.kind != "hub" else {"revision": ref.revision}
     out = []
     for p, o in zip(prepared, per_task, strict=True):
@@ -225,6 +229,8 @@ def evaluate(ref: ModelRef, tasks: list[Task], opts: RunOptions | list[RunOption
 
             backend = make_backend(ref, model_print, o)
             route_libraries()
+        generative.check_prompt(backend, p.task, p.docs, "the model's chat template" if o.chat_template == "auto"
+                                else f"--chat-template {o.chat_template}")  # before the run folder is made
         if hasattr(backend, "covers") and not backend.covers([r for d in p.docs for r in p.task.requests(d)]):
             backend.load()  # its errors come before any run folder is written
         out.append(_run_one(backend, ref, model_print, p, store, key, settings, o))

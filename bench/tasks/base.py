@@ -33,13 +33,15 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from bench import templates
+from bench.errors import UserError
 from bench.metrics.declare import declared
 from bench.metrics.groups import metrics_doc
 from bench.models.requests import GenerationRequest, LoglikelihoodRequest
 from bench.tasks import generative
 from bench.tasks.spec import TaskSpec
 
-_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+_ENV = templates.task_environment()  # sandboxed: a task's YAML runs no code, only its hooks module does
 
 
 @dataclass
@@ -52,23 +54,44 @@ class Task:
     def name(self) -> str:
         return self.spec.name
 
-    @cached_property
-    def _templates(self):
+    @property
+    def template_fields(self) -> dict[str, str]:
+        """Every Jinja template of the task file, by field: prompt.template, prompt.choices[i], item_id."""
         p = self.spec.prompt
-        return (_ENV.from_string(p.template), [_ENV.from_string(c) for c in p.choices],
-                _ENV.from_string(self.spec.item_id))
+        return {"prompt.template": p.template, **{f"prompt.choices[{i}]": c for i, c in enumerate(p.choices)},
+                "item_id": self.spec.item_id}
+
+    @cached_property
+    def _templates(self) -> dict[str, jinja2.Template]:
+        out = {}
+        for field, text in self.template_fields.items():
+            try:
+                out[field] = _ENV.from_string(text)
+            except jinja2.TemplateError as e:
+                raise UserError(f"task file {self.path}: field '{field}': {templates.problem(e)}") from None
+        return out
+
+    def render_field(self, field: str, doc: dict) -> str:
+        """One of `template_fields` rendered for `doc` in the sandbox; a UserError naming the task file and
+        field where it fails (a field the data lacks, an unsafe expression, a runaway loop)."""
+        try:
+            return templates.render(self._templates[field], doc)
+        except jinja2.TemplateError as e:
+            where = f" in the data (fields: {', '.join(sorted(map(str, doc)))})" \
+                if isinstance(e, jinja2.UndefinedError) else ""
+            raise UserError(f"task file {self.path}: field '{field}': {templates.problem(e)}{where}") from None
 
     def file_sha256(self) -> str:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
     def item_id(self, doc: dict) -> str:
-        return self._templates[2].render(**doc)
+        return self.render_field("item_id", doc)
 
     def render(self, doc: dict) -> str:
-        return self._templates[0].render(**doc)
+        return self.render_field("prompt.template", doc)
 
     def choices(self, doc: dict) -> list[str]:
-        return [c.render(**doc) for c in self._templates[1]]
+        return [self.render_field(f"prompt.choices[{i}]", doc) for i in range(len(self.spec.prompt.choices))]
 
     def fewshot_context(self, doc: dict) -> str:
         """The rendered few-shot examples attached to `doc` (each answered with its gold option), or ""."""
@@ -90,7 +113,7 @@ class Task:
             return generative.record(self, doc, results)
         if hasattr(self.hooks, "record"):
             return self.hooks.record(self, doc, results)
-        choices = [c.render(**doc) for c in self._templates[1]]
+        choices = self.choices(doc)
         ll = np.array([r.logprob for r in results])
         norm = ll / np.array([max(len(self.spec.prompt.delimiter + c), 1) for c in choices])
         row = {"item_id": self.item_id(doc)}

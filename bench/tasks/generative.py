@@ -27,6 +27,7 @@ from bench.errors import UserError
 from bench.metrics import reasoning
 from bench.metrics.declare import Metric, declared, ratio
 from bench.metrics.groups import metrics_doc
+from bench.models.chat import render_messages
 from bench.models.requests import ChatRequest, ChatResult
 from bench.tasks.answer_extraction import LETTERS, extract_choice
 
@@ -48,10 +49,34 @@ def chat_template_setting(value: str) -> str:
     path = Path(value).expanduser()
     if not path.is_file():
         raise UserError(f"--chat-template {value}: expected auto, none or a template file")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"--chat-template {value}: cannot read as UTF-8 text ({e})") from None
     if not text.strip():
         raise UserError(f"--chat-template {value}: the file is empty")
     return text
+
+
+def check_prompt(backend, task, docs: list[dict], where: str | None = None) -> None:
+    """Generate mode's dry run, before any folder is made: the first item's chat prompt rendered through the
+    chat template the run will use, so a template that fails (a syntax error, an include, what the sandbox
+    refuses, `raise_exception`, a runaway loop) or renders nothing is one error line naming `where`."""
+    if not is_generative(task) or not docs or not hasattr(backend, "chat_template_for"):
+        return
+    for r in requests(task, docs[0]):
+        template = backend.chat_template_for(r.chat_template) if r.messages else None
+        if template is not None:
+            render_messages(backend.tokenizer, template, r, where)
+
+
+def check_context(max_new_tokens: int | None, max_think_tokens: int | None, context: int | None) -> None:
+    """Generation budgets that do not fit the model's context (the longest sequence it takes) are refused."""
+    need = (max_new_tokens or DEFAULT_MAX_NEW_TOKENS) + (max_think_tokens or 0)
+    if context is not None and need >= context:
+        given = "--max-new-tokens" + (" + --max-think-tokens" if max_think_tokens else "")
+        raise UserError(f"{given}: {need:,} tokens to generate, but the model's context holds {context:,} tokens "
+                        "(prompt included)")
 
 
 def prompt_format() -> str:
