@@ -71,6 +71,7 @@ CHECKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("decoding settings", ("task", "generation")),
     ("scoring mode (log-likelihood or generate)", ("settings", "mode")),
     ("data files (sha256)", ("data", "files_sha256")),
+    ("metrics declaration of imported runs", ("task", "metrics_from")),
 )
 
 

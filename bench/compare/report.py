@@ -219,6 +219,19 @@ def task_hooks(name: str):
         return None
 
 
+def pair_hooks(pair: Pair):
+    """The hook module whose METRICS a pair is compared with: its task's; for runs imported from lm-eval, the
+    qdbench task they were exported from (`task.metrics_from`), else multiple-choice accuracy."""
+    if pair.base.manifest.get("imported_from") is None:
+        return task_hooks(pair.task)
+    name = pair.base.manifest["task"].get("metrics_from")
+    if name is None:
+        from bench.tasks import multiple_choice
+
+        return multiple_choice
+    return task_hooks(name)
+
+
 def generative(pair: Pair) -> bool:
     """Both runs answered in generate mode (bench/tasks/generative.py)."""
     return reasoning.is_generative(pair.base_items) and reasoning.is_generative(pair.variant_items)
@@ -255,7 +268,7 @@ def compare_pair(pair: Pair, cfg: dict, keep_draws: bool = False) -> dict:
     doc = {"task": pair.task, "base": pair.base.describe(), "variant": pair.variant.describe(),
            "n_items": len(pair.base_items), "group_fields": [], "same_weights": bool(fp[0] and fp[0] == fp[1]),
            "skipped": None, "metrics": [], "flips": None, "plots": {}}
-    hooks = task_hooks(pair.task)
+    hooks = pair_hooks(pair)
     reason = skip_reason(hooks, pair)
     if reason:
         doc["skipped"] = reason

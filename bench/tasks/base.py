@@ -41,6 +41,7 @@ from bench.models.requests import GenerationRequest, LoglikelihoodRequest
 from bench.tasks import generative
 from bench.tasks.spec import TaskSpec
 
+MODEL_COLUMNS = ("ll", "n_tokens", "pred", "pred_norm", "nonfinite")  # the default row's columns from the model
 _ENV = templates.task_environment()  # sandboxed: a task's YAML runs no code, only its hooks module does
 
 
