@@ -69,11 +69,8 @@ def task_yaml(task: Task, data_file: Path) -> dict:
     }
 
 
-def export(task: Task, docs: list[dict], out: Path, provenance: dict) -> Path | str:
-    """Write OUT/qdbench_<task>/{<task>.yaml, items.jsonl}; the folder, or why the task was skipped."""
-    rows = exportable_rows(task, docs)
-    if isinstance(rows, str):
-        return rows
+def export(task: Task, rows: list[dict], out: Path, provenance: dict) -> Path:
+    """Write OUT/qdbench_<task>/{<task>.yaml, items.jsonl} from `exportable_rows`; the folder."""
     folder = out / (PREFIX + task.name)
     data = folder / "items.jsonl"
     write_bytes(data, "".join(json.dumps(r, default=str) + "\n" for r in rows).encode())
