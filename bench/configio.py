@@ -35,8 +35,7 @@ class _LimitedLoader(yaml.SafeLoader):
         self._depth = getattr(self, "_depth", 0) + 1
         try:
             if self._depth > MAX_DEPTH:
-                raise _OverLimit(None, None, f"nested more than {MAX_DEPTH} levels deep",
-                                                  self.peek_event().start_mark)
+                raise _OverLimit(None, None, f"nested more than {MAX_DEPTH} levels deep", self.peek_event().start_mark)
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -45,33 +44,32 @@ class _LimitedLoader(yaml.SafeLoader):
         node = self.get_single_node()
         if node is None:
             return None
-        _expanded_size(node, {}, set(), 1)
+        _expanded(node, {}, set())
         return self.construct_document(node)
 
 
-def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_: set[int], depth: int) -> int:
-    """How many values `node` stands for with every alias expanded; a ComposerError where that exceeds the
-    limits or an alias refers to a node that contains it."""
+def _expanded(node: yaml.Node, seen: dict[int, tuple[int, int]], open_: set[int]) -> tuple[int, int]:
+    """(values, nesting levels) that `node` stands for with every alias expanded; an _OverLimit where that is
+    more than the limits allow or an alias refers to a node that contains it."""
     key = id(node)
     if key in open_:
-        raise _OverLimit(None, None, "an alias refers to a value that contains it (a "
-                                          "self-referencing anchor)", node.start_mark)
-    if depth > MAX_DEPTH:
-        raise _OverLimit(None, None, f"nested more than {MAX_DEPTH} levels deep once its "
-                                          "aliases are expanded", node.start_mark)
-    if key not in sizes:
+        raise _OverLimit(None, None, "an alias refers to a value that contains it (a self-referencing anchor)",
+                         node.start_mark)
+    if key not in seen:
         open_.add(key)
         children = (node.value if isinstance(node, yaml.SequenceNode) else
                     [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else [])
-        total = 1
+        size, height = 1, 1
         for child in children:
-            total += _expanded_size(child, sizes, open_, depth + 1)
-            if total > MAX_VALUES:
-                raise _OverLimit(None, None, f"holds more than {MAX_VALUES:,} values once its "
-                                                  "aliases are expanded (an alias bomb?)", node.start_mark)
+            n, h = _expanded(child, seen, open_)
+            size, height = size + n, max(height, h + 1)
+            if size > MAX_VALUES or height > MAX_DEPTH:
+                what = f"more than {MAX_VALUES:,} values" if size > MAX_VALUES else f"more than {MAX_DEPTH} levels"
+                raise _OverLimit(None, None, f"holds {what} once its aliases are expanded (an alias bomb?)",
+                                 node.start_mark)
         open_.discard(key)
-        sizes[key] = total
-    return sizes[key]
+        seen[key] = size, height
+    return seen[key]
 
 
 def load_yaml(path: Path, what: str):
