@@ -20,7 +20,14 @@ def add_parser(sub) -> None:
 def import_lmeval(args) -> int:
     """Every samples file is read and checked, and every run folder named, before the first is written."""
     from bench.cli.checks import out_folder
-    from bench.models.lmeval_samples import exported_task, items_table, read_samples, task_name, to_run
+    from bench.models.lmeval_samples import (
+        MODEL_COLUMNS,
+        exported_task,
+        items_table,
+        read_samples,
+        task_name,
+        to_run,
+    )
     from bench.safepath import confined
 
     out_folder(args.out)
@@ -28,11 +35,17 @@ def import_lmeval(args) -> int:
         if not path.is_file():
             raise UserError(f"{path}: no such samples file")
     fields = [f for f in args.fields.split(",") if f] if args.fields else None
+    clash = sorted(set(fields or ()) & {"item_id", "gold", *MODEL_COLUMNS})
+    if clash:
+        raise UserError(f"--fields {args.fields}: {', '.join(clash)} is a column the import writes itself")
     plans = []
     for path in args.samples:
         model = args.model if args.model is not None else _slug(path.resolve().parent.name)
         run_dir = confined(args.out, model, f"lmeval-{task_name(path)}",
                            what=f"--model / the task name of {path.name}")
+        if run_dir.exists() or any(run_dir == p[1] for p in plans):
+            raise UserError(f"{run_dir} exists or is named twice by this import; remove it, import into another "
+                            "--out, or give another --model")
         samples = read_samples(path)
         first = samples[0].get("doc") or {}
         use = fields if fields is not None else [f for f in first.get("qd_group_by") or [] if f in first]
