@@ -124,10 +124,14 @@ ALIAS_BOMB = "".join(f"{k}: &{k} [{', '.join([f'*{p}' if p else 'x'] * 10)}]\n"
                      for p, k in zip(["", "a", "b", "c", "d", "e"], "abcdef", strict=True))
 
 
+def _bomb_in_options(text: str) -> str:
+    bomb = "options:\n  bomb:\n" + "".join(f"    {line}\n" for line in ALIAS_BOMB.splitlines())
+    return text.replace("scorer: multiple_choice", bomb + "scorer: multiple_choice")
+
+
 @case("task YAML: a 6-level alias bomb in options")
 def _(tmp):
-    bomb = "options:\n  bomb:\n" + "".join(f"    {line}\n" for line in ALIAS_BOMB.splitlines())
-    path = _example_task(tmp, lambda t: t.replace("scorer: multiple_choice", bomb + "scorer: multiple_choice"))
+    path = _example_task(tmp, _bomb_in_options)
     return ["tasks", "validate", str(path)], [path.name, "alias"]
 
 
@@ -152,7 +156,7 @@ def _(tmp):
 
 @case("task YAML: an alias bomb through $QDBENCH_TASKS (any command)")
 def _(tmp):
-    path = _example_task(tmp, lambda t: t.replace("notes: >", ALIAS_BOMB + "notes: >"))
+    path = _example_task(tmp, _bomb_in_options)
     os.environ["QDBENCH_TASKS"] = str(path.parent)
     return ["tasks", "list"], [path.name, "alias"]
 
