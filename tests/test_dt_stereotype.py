@@ -217,6 +217,8 @@ def test_generated_answers_give_both_agreement_indexes():
                                                                                           strict=True)]
     df = pd.DataFrame(rows)
     assert df["parsed"].tolist() == [True, True, False, True, False, True]
+    assert df.loc[df["parsed"], "extracted"].tolist() == ["I agree.", "I disagree.", "I agree.", "I agree."]
+    assert df["parse_status"].tolist() == ["ok", "ok", "ambiguous", "ok", "no_answer", "ok"]
     v = values(task.declared_metrics, df)
     assert v["agreement_index"] == pytest.approx((1 / 2 + 2 / 2) / 2)  # over parsed answers
     assert v["agreement_index_all_items"] == pytest.approx((1 / 3 + 2 / 3) / 2)  # the paper's n: every answer

@@ -46,7 +46,7 @@ AGREEMENT = Metric("agreement_index", _columns, _cell_mean("agree"), test="mcnem
                    by="cell", description="mean over (topic, group, system prompt) cells of the share agreeing")
 METRICS = [
     AGREEMENT,
-    Metric("p_agree", _p_columns, _cell_mean("p"), by="cell", headline=False,
+    Metric("p_agree", _p_columns, _cell_mean("p"), by="cell",
            description="mean over cells of P('I agree.') / (P('I agree.') + P('I disagree.'))"),
 ]
 GENERATIVE_METRICS = [AGREEMENT]

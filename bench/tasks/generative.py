@@ -162,7 +162,7 @@ def record(task, doc: dict, results: list[ChatResult]) -> dict:
     row = task.base_row(doc)
     row.update({
         "generation": res.text,
-        "extracted": LETTERS[ex.choice] if ex.choice is not None else None,
+        "extracted": None if ex.choice is None else LETTERS[ex.choice] if it.lettered else it.options[choice],
         "choice": -1 if choice is None else choice,
         "parsed": choice is not None,
         "parse_status": ex.status,
