@@ -137,7 +137,9 @@ def run(args) -> int:
     ref = resolve(args.model, args.revision, allow_pickle=args.allow_pickle)
     for run_dir, task in zip(evaluate(ref, tasks, per_task), tasks, strict=True):
         manifest, metrics, _ = load_run(run_dir, items=False)
-        print_run(manifest, metrics, task.spec.metrics)
+        # a generative run's metrics are its generative form's (e.g. dt_stereotype's agreement_index_all_items)
+        names = list(metrics["metrics"]) if metrics.get("mode") == "generate" else task.spec.metrics
+        print_run(manifest, metrics, names)
         print(f"run folder: {run_dir}")
     return 0
 
