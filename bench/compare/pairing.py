@@ -75,6 +75,7 @@ CHECKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("decoding settings", ("task", "generation")),
     ("scoring mode (log-likelihood or generate)", ("settings", "mode")),
     ("data files (sha256)", ("data", "files_sha256")),
+    ("metrics declaration of imported runs", ("task", "metrics_from")),
 )
 
 
@@ -175,19 +176,53 @@ class Pair:
         return self.base.task
 
 
-def pair(base: Run, variant: Run) -> Pair:
-    diffs = differences(base, variant)
-    if diffs:
-        raise UserError(f"cannot pair {variant.path} with base {base.path}: " + "; ".join(diffs))
+def align(base: Run, *others: Run) -> tuple[list[pd.DataFrame], int]:
+    """The runs' items row by row in the base's order, each checked to pair with the base; items non-finite in
+    any run are left out of all, and counted."""
+    for other in others:
+        diffs = differences(base, other)
+        if diffs:
+            raise UserError(f"cannot pair {other.path} with base {base.path}: " + "; ".join(diffs))
     bad = set()
     columns = item_columns(base.task)
-    for run in (base, variant):
+    for run in (base, *others):
         mask = nonfinite_mask(run.items, columns)
         check_fraction(int(mask.sum()), len(run.items), f"cannot compare {run.path}")
         bad |= set(run.items["item_id"][mask.to_numpy()])
     b = base.items[~base.items["item_id"].isin(bad)].reset_index(drop=True)
-    v = variant.items.set_index("item_id").loc[b["item_id"]].reset_index()
-    return Pair(base, variant, b, v, len(bad))
+    return [b] + [o.items.set_index("item_id").loc[b["item_id"]].reset_index() for o in others], len(bad)
+
+
+def pair(base: Run, variant: Run) -> Pair:
+    (b, v), bad = align(base, variant)
+    return Pair(base, variant, b, v, bad)
+
+
+@dataclass
+class Triple:
+    """A base and two of its variants on the same items, aligned row by row: the variant-against-variant
+    comparison (a quantized variant and a distilled student of about equal memory)."""
+
+    base: Run
+    a: Run
+    b: Run
+    base_items: pd.DataFrame
+    a_items: pd.DataFrame
+    b_items: pd.DataFrame
+    excluded_nonfinite: int = 0
+
+    @property
+    def task(self) -> str:
+        return self.base.task
+
+    def between(self) -> Pair:
+        """A and B as a pair (A in the base's place): their direct paired difference and answer flips."""
+        return Pair(self.a, self.b, self.a_items, self.b_items, self.excluded_nonfinite)
+
+
+def triple(base: Run, a: Run, b: Run) -> Triple:
+    (bi, ai, vi), bad = align(base, a, b)
+    return Triple(base, a, b, bi, ai, vi, bad)
 
 
 def require_columns(run: Run, columns: tuple[str, ...]) -> None:

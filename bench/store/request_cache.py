@@ -255,6 +255,15 @@ class CachedBackend:
         keys = [self._key(r) for r in requests]
         return len(self.cache.get_many(keys)) == len(set(keys))
 
+    @property
+    def tokenizer(self):
+        """The wrapped backend's tokenizer once it is built; before, one loaded alone (the model need not load)."""
+        if self._inner is not None or self._load_tokenizer is None:
+            return self.inner.tokenizer
+        if self._tokenizer is None:
+            self._tokenizer = self._load_tokenizer()
+        return self._tokenizer
+
     def chat_template_for(self, setting: str) -> str | None:
         """The wrapped backend's answer once it is built; before, the tokenizer's (the model need not load)."""
         if self._inner is not None or self._load_tokenizer is None:
@@ -265,9 +274,7 @@ class CachedBackend:
         if setting not in self._templates:
             from bench.models.chat import template_for
 
-            if setting == "auto" and self._tokenizer is None:
-                self._tokenizer = self._load_tokenizer()
-            self._templates[setting] = template_for(self._tokenizer, setting)
+            self._templates[setting] = template_for(self.tokenizer if setting == "auto" else None, setting)
         return self._templates[setting]
 
     def _key(self, r) -> str:

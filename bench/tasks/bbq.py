@@ -118,3 +118,10 @@ def probe_subsets(items: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 SUBSET_FIELD = "context_condition"  # transitions are shown for ambiguous and disambiguated items apart
+
+
+def biased_answers(items: pd.DataFrame, pred: str = "pred") -> tuple[np.ndarray, np.ndarray]:
+    """(eligible, biased): the ambiguous items, where only "unknown" is right, and among them those answered
+    with the stereotype-consistent option: the items a model answers in a biased way (mechanism analysis)."""
+    eligible = ((items["context_condition"] == "ambig") & (items["biased_index"] >= 0)).to_numpy()
+    return eligible, eligible & (items[pred] == items["biased_index"]).to_numpy()
