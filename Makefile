@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The CPU build of torch (taken from local disk where it lies there). For a GPU, install
 # the CUDA build of the same version instead, e.g.: make TORCH_SPEC="torch==2.13.0 --index-url <your CUDA index>"
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev,compress,toxicity,fairness,smollm2,profanity,lmeval,ray
+EXTRAS ?= dev,compress,toxicity,fairness,smollm2,profanity,sentiment,lmeval,ray
 export OMP_NUM_THREADS ?= 1
 export TOKENIZERS_PARALLELISM := false
 export HF_HUB_DISABLE_TELEMETRY := 1

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bench.data.jsonl import sha256_file
 from bench.store.atomic import staged_dir
 from tests.test_cli import cli
 
@@ -33,6 +34,8 @@ def fake_run(folder: Path, task: str = "bbq") -> Path:
     (folder / "manifest.json").write_text(json.dumps(manifest))
     (folder / "metrics.json").write_text(json.dumps({"metrics": {"accuracy": 0.5}, "n_items": 2}))
     pd.DataFrame({"item_id": ["a", "b"], "pred": [0, 1], "gold": [0, 0]}).to_parquet(folder / "items.parquet")
+    manifest["integrity"] = {n: sha256_file(folder / n) for n in ("items.parquet", "metrics.json")}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
     return folder
 
 
@@ -113,11 +116,11 @@ def no_items(run: Path) -> None:
 
 
 @pytest.mark.parametrize("damage, words", [
-    (damage_items, ["items.parquet", "cannot read", "damaged"]),
+    (damage_items, ["items.parquet", "damaged"]),  # its sha256 no longer matches the manifest's `integrity`
     (damage_manifest, ["manifest.json", "cannot read", "damaged"]),
     (manifest_not_object, ["manifest.json", "expected a JSON object"]),
     (manifest_without_task, ["manifest.json", "field 'task'"]),
-    (empty_metrics, ["metrics.json", "cannot read"]),
+    (empty_metrics, ["metrics.json", "damaged"]),
     (no_items, ["items.parquet", "missing"]),
 ])
 def test_damaged_run_folder(tmp_path, damage, words):

@@ -51,21 +51,46 @@ def test_exported_task_scores_what_qdbench_scores(exported, tiny_backend):
 
 
 def test_imported_samples_feed_compare(exported, tmp_path, capsys):
-    _, samples = exported
-    runs = tmp_path / "runs"
-    assert main(["import-lmeval", str(samples), "--out", str(runs), "--model", "base"]) == 0
-    assert main(["import-lmeval", str(samples), "--out", str(runs), "--model", "variant"]) == 0
-    base, variant = runs / "base" / "lmeval-qdbench_bbq", runs / "variant" / "lmeval-qdbench_bbq"
-    assert main(["compare", str(base), str(variant), "--out", str(tmp_path / "cmp"), "--no-plots",
-                 "--resamples", "200"]) == 0
-    doc = json.loads((tmp_path / "cmp" / "compare.json").read_text())
-    (comparison,) = doc["comparisons"]
-    assert comparison["n_items"] == 6
-    assert comparison["task"] == "lm-eval:qdbench_bbq"
+    """lm-eval's samples of the exported bbq, imported as a base and twice as a variant (the same samples, and
+    a copy where the first two items choose another option), compare with bbq's declared metrics."""
     import pandas as pd
 
+    from bench.tasks.registry import get_task
+
+    _, samples = exported
+    lines = [json.loads(line) for line in samples.read_text().splitlines()]
+    for s in lines[:2]:  # the variant prefers the option after lm-eval's choice on two items
+        ll = [float(r[0]) for r in s["filtered_resps"]]
+        best = max(range(len(ll)), key=ll.__getitem__)
+        s["filtered_resps"][(best + 1) % len(ll)][0] = str(max(ll) + 1.0)
+    edited = tmp_path / "edited" / samples.name
+    edited.parent.mkdir()
+    edited.write_text("".join(json.dumps(s) + "\n" for s in lines))
+    runs = tmp_path / "runs"
+    for path, model in ((samples, "base"), (samples, "same"), (edited, "variant")):
+        assert main(["import-lmeval", str(path), "--out", str(runs), "--model", model]) == 0
+    base = runs / "base" / "lmeval-qdbench_bbq"
     items = pd.read_parquet(base / "items.parquet")
     assert set(items["category"]) and items["item_id"].str.contains("-").all()  # qdbench's ids and groups back
+    declared = {m.name for m in get_task("bbq").declared_metrics}
+    for model in ("same", "variant"):
+        out = tmp_path / f"cmp-{model}"
+        assert main(["compare", str(base), str(runs / model / "lmeval-qdbench_bbq"), "--out", str(out),
+                     "--no-plots", "--resamples", "200"]) == 0
+        (c,) = json.loads((out / "compare.json").read_text())["comparisons"]
+        assert c["skipped"] is None and c["n_items"] == 6 and c["task"] == "lm-eval:qdbench_bbq"
+        metrics = {m["name"]: m["overall"] for m in c["metrics"]}
+        assert set(metrics) == declared
+        variant = pd.read_parquet(runs / model / "lmeval-qdbench_bbq" / "items.parquet")
+        want = (variant["pred"] == variant["gold"]).mean() - (items["pred"] == items["gold"]).mean()
+        assert metrics["accuracy"]["delta"] == pytest.approx(want)
+        if model == "same":
+            assert all(m["delta"] in (0, None) for m in metrics.values())
+            assert c["flips"]["overall"]["n_flipped"] == 0
+        else:
+            assert c["flips"]["overall"]["n_flipped"] == 2
+            assert metrics["accuracy"]["discordant"]["base_only"] + metrics["accuracy"]["discordant"][
+                "variant_only"] == sum((variant["pred"] == variant["gold"]) != (items["pred"] == items["gold"]))
 
 
 def test_import_refuses_what_is_not_samples(tmp_path, capsys):

@@ -112,10 +112,10 @@ def test_end_to_end_and_nli_gap(tmp_path, tiny_backend, capsys):
     from bench.tasks.registry import get_task
 
     runs = evaluate(resolve("builtin:tiny-llama"), [get_task("mnli"), get_task("hans")],
-                    RunOptions(out=tmp_path, limit=12, quiet=True), backend=tiny_backend)
+                    RunOptions(out=tmp_path, limit=30, quiet=True), backend=tiny_backend)
     _, m_metrics, m_items = load_run(runs[0])
     _, h_metrics, h_items = load_run(runs[1])
-    assert len(m_items) == 12 and len(h_items) == 12
+    assert len(m_items) == 15 and len(h_items) == 30 and h_items["subcase"].nunique() == 30  # one per subcase
     assert set(h_metrics["by_group"]["heuristic"]) == {"lexical_overlap", "subsequence", "constituent"}
     correct = (h_items["pred"] == 0) == (h_items["gold"] == 0)
     assert h_metrics["metrics"]["accuracy"] == pytest.approx(correct.mean())

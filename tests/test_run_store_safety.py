@@ -163,10 +163,12 @@ def test_edited_run_is_damage_in_show_rerun_and_compare(out, edit, name):
 
 
 def _manifest(folder: Path, change) -> None:
+    from bench.data.jsonl import sha256_file
+
     doc = json.loads((folder / "manifest.json").read_text())
     change(doc)
-    doc.pop("integrity", None)  # as an older run, so only the shape checks apply
-    (folder / "manifest.json").write_text(json.dumps(doc))
+    doc["integrity"] = {n: sha256_file(folder / n) for n in ("items.parquet", "metrics.json")}  # resealed, so only
+    (folder / "manifest.json").write_text(json.dumps(doc))  # the shape checks apply
 
 
 @pytest.mark.parametrize("change, words", [

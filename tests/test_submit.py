@@ -52,7 +52,7 @@ def test_a_family_from_a_matrix_run_is_accepted_and_a_duplicate_is_not(family_ru
     assert "3 variants (base, rtn-w4a16, rtn-w8a16) × 3 tasks" in out and "added" in out
     [sub] = list((to / "tiny-llama").iterdir())
     doc = json.loads((sub / "submission.json").read_text())
-    assert doc["schema"] == "qdbench.submission/1" and doc["submitter"] == "ci"
+    assert doc["schema"] == "qdbench.submission/2" and doc["submitter"] == "ci"
     assert doc["production"]["reported_total_s"] == 12.5 and doc["production"]["evaluation_wall_s"] > 0
     assert doc["variants"]["rtn-w4a16"]["method"] == "RTN" and doc["variants"]["rtn-w4a16"]["weight_bits"] == 4
     assert doc["variants"]["base"]["bytes"] > doc["variants"]["rtn-w8a16"]["bytes"] > 0

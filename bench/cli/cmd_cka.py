@@ -47,6 +47,18 @@ def _model_info(ref, model) -> dict:
             "hidden_size": int(getattr(cfg, "hidden_size", 0) or 0)}
 
 
+def _teacher_layers(refs) -> list[int] | None:
+    """A depth-pruned student of this very base: the teacher layers it was copied from."""
+    from bench.compare.cka import student_layers
+    from bench.compress.variants import read_provenance
+    from bench.models.loading import fingerprint
+
+    if refs[1].kind == "hub" or refs[0].kind == "hub":
+        return None
+    prov = read_provenance(refs[1].path)
+    return student_layers(prov, fingerprint(Path(refs[0].path))["sha256"]) if prov else None
+
+
 def cka(args) -> int:
     import numpy as np
     from rich.markup import escape
@@ -87,7 +99,7 @@ def cka(args) -> int:
                                     batch_size=args.batch_size, device=device))
         info.append(_model_info(ref, model))
         del model
-    result = cka_by_layer(states[0], states[1], subsets)
+    result = cka_by_layer(states[0], states[1], subsets, _teacher_layers(refs))
     doc = {"schema": SCHEMA, "task": task.name, "base": info[0], "variant": info[1], "pool": args.pool,
            "dtype": dtype, "n_items": len(docs), "subsets": {k: int(v.sum()) for k, v in subsets.items()},
            "data": {**dataset.provenance(), "n_items": len(docs), "limit": args.limit, "seed": args.seed},
@@ -109,6 +121,9 @@ def cka(args) -> int:
     if doc["mapped_by_relative_depth"]:
         console.print(f"[yellow]layer counts differ (base {result['base_layers']}, variant "
                       f"{result['variant_layers']}): layers are paired by relative depth[/]")
+    elif doc["layer_mapping"] == "teacher_layers":
+        console.print("each student layer is paired with the teacher layer it was initialized from (its "
+                      "provenance's teacher_layers)")
     stem = re.sub(r"[^\w.-]+", "-", f"{task.name}__{Path(refs[1].spec).name}__cka").strip("-")
     if not args.no_plots:
         from bench.compare.plots import plot_cka

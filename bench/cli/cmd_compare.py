@@ -5,6 +5,10 @@ bootstrap intervals, the p of the test each metric names, corrected significance
 effects, answer flips; writes compare.json (schema qdbench.compare/1), the long table (compare.csv,
 compare.parquet, compare.md, compare.tex) and figures (per-group forest plots, Δ against model size).
 A pair whose task declares no metrics is reported as skipped; the others are still compared.
+With --equal-memory (each distilled student against the quantized variant nearest in weight bytes) and --pair
+A:B, also variant against variant: their direct paired difference and which stays closer to the base
+(bench/compare/versus.py), one verdict line per pair (bench/compare/equal_memory.py), in compare.json's
+"variant_pairs" and as rows of the long table.
 """
 
 from __future__ import annotations
@@ -34,6 +38,17 @@ def add_parser(sub) -> None:
                    help="what to print: tables (default), or the long table as Markdown, LaTeX or CSV, or the "
                         "JSON document; all of compare.json/.csv/.parquet/.md/.tex are written either way")
     p.add_argument("--all-metrics", action="store_true", help="print every metric, not only the headline ones")
+    p.add_argument("--equal-memory", action="store_true",
+                   help="also set each distilled student against the quantized variant nearest to it in weight "
+                        "bytes: their direct paired difference and which stays closer to the base")
+    p.add_argument("--pair", action="append", default=[], metavar="VARIANT_A:VARIANT_B",
+                   help="also compare these two variants that way (repeatable)")
+    p.add_argument("--cka", action="store_true",
+                   help="mechanism analysis: per-layer linear CKA of each variant against the base on the items "
+                        "it answers in a biased way vs the rest (tasks with biased_answers: bbq, hans); loads "
+                        "every model")
+    p.add_argument("--cka-items", type=int, default=256, help="probe items per task for --cka (default 256)")
+    p.add_argument("--cka-pool", choices=("mean", "last"), default="mean", help="pool tokens by mean or last token")
     p.add_argument("--no-plots", action="store_true")
     p.set_defaults(func=compare)
 
@@ -62,8 +77,10 @@ def plan(args) -> tuple[list[tuple[Path, Path]], Path]:
 
 
 def sizes_of(runs) -> dict[str, dict]:
-    """Variant label -> method, bits per parameter and bytes of its model folder (None where unknown)."""
+    """Variant label -> method, bits per parameter, bytes of its weight files and of its weights as loaded
+    (weight_bytes, the measure of equal memory), None where unknown."""
     from bench.cli.summary import model_size
+    from bench.compress.variants import memory_bytes
 
     out = {}
     for run in runs:
@@ -74,7 +91,9 @@ def sizes_of(runs) -> dict[str, dict]:
             bits, size, method = None, None, None
         if method == "none":
             method = None if (run.manifest.get("variant") or {}).get("name") not in (None, "base") else "base"
-        out[run.label] = {"method": method, "bits_per_param": bits, "bytes": size}
+        path = str(model.get("path") or "")
+        weight = memory_bytes(path) if path and Path(path).is_dir() else None
+        out[run.label] = {"method": method, "bits_per_param": bits, "bytes": size, "weight_bytes": weight}
     return out
 
 
@@ -91,7 +110,22 @@ def cross_task(paired, cfg) -> list[dict]:
     return out
 
 
+MIN_CKA_ITEMS = 20
+
+
+def cka_line(d: dict) -> str:
+    """Mean CKA over layers on the items answered in the biased way and on the rest, by the variant's answers."""
+    def v(x):
+        return "undefined" if x is None else f"{x:.3f}"
+    m, n = d["mean_cka"], d["subsets"]
+    return (f"CKA · {d['task']} · {d['variant']['label']} vs {d['base']['label']} ({d['layer_mapping']}, "
+            f"{d['n_items']} items): mean over layers {v(m['biased_by_variant'])} on the {n['biased_by_variant']} "
+            f"answered in the biased way, {v(m['rest_by_variant'])} on the other {n['rest_by_variant']}")
+
+
 def compare(args) -> int:
+    if args.cka_items < MIN_CKA_ITEMS:
+        raise UserError(f"--cka-items must be at least {MIN_CKA_ITEMS} (got {args.cka_items})")
     if args.resamples < 1:
         raise UserError(f"--resamples must be positive (got {args.resamples})")
     if not 0 < args.alpha < 1:
@@ -99,7 +133,7 @@ def compare(args) -> int:
     if not 0 < args.power < 1:
         raise UserError(f"--power must lie in (0, 1) (got {args.power})")
     from bench.cli.checks import out_folder
-    from bench.compare import pairing, report, table
+    from bench.compare import equal_memory, mechanism, pairing, report, table
     from bench.compare.render import print_comparison
     from bench.store.atomic import write_json
 
@@ -115,6 +149,14 @@ def compare(args) -> int:
         return cache[key]
 
     paired = [pairing.pair(run(b), run(v)) for b, v in pairs]  # every refusal before any work or output
+    if args.cka:
+        mechanism.check(paired)
+    planned = []
+    if args.equal_memory or args.pair:
+        groups: dict[Path, tuple] = {}
+        for b, v in pairs:
+            groups.setdefault(Path(b).resolve(), (run(b), {}))[1][run(v).label] = run(v)
+        planned = equal_memory.plan(list(groups.values()), args.equal_memory, args.pair)
     terminal = args.format == "terminal"
     comparisons = []
     for p in paired:
@@ -128,6 +170,15 @@ def compare(args) -> int:
         comparisons.append(comparison)
     crossed = cross_task(paired, cfg)
     sizes = sizes_of(list(cache.values()))
+    variant_pairs = equal_memory.compare_pairs(planned, cfg) if planned else []
+    mechanism_docs = []
+    if args.cka:
+        mechanism_docs = mechanism.analyse(paired, limit=args.cka_items, seed=args.seed, pool=args.cka_pool)
+    if terminal:
+        from bench.compare.render import print_variant_pair
+
+        for vp in variant_pairs:
+            print_variant_pair(vp, cfg, args.all_metrics)
     if not args.no_plots:
         from bench.compare.plots import plot_forest, plot_size_effect, plot_transitions
 
@@ -142,10 +193,20 @@ def compare(args) -> int:
         for task in sorted({c["task"] for c in comparisons}):
             of_task = [c for c in comparisons if c["task"] == task]
             forest = plot_forest(task, of_task, out / f"{_slug(task)}__forest", args.correction)
-            size = plot_size_effect(task, of_task, sizes, out / f"{_slug(task)}__size")
+            size = plot_size_effect(task, of_task, sizes, out / f"{_slug(task)}__size",
+                                    [(vp["a"]["label"], vp["b"]["label"]) for vp in variant_pairs])
             for c in of_task:
                 c["plots"].update(forest=forest, size=size)
+        from bench.compare.plots import plot_mechanism
+
+        for task in sorted({d["task"] for d in mechanism_docs}):
+            of_task = [d for d in mechanism_docs if d["task"] == task]
+            paths = plot_mechanism(task, of_task, out / f"{_slug(task)}__cka")
+            for d in of_task:
+                d["plots"] = paths
     doc = report.document(comparisons, cfg, crossed)
+    doc["variant_pairs"] = variant_pairs
+    doc["mechanism"] = mechanism_docs
     long = table.long_table(doc, args.family, sizes)
     files = table.write_all(long, out, args.correction)
     doc["files"] = files
@@ -157,6 +218,10 @@ def compare(args) -> int:
             delta = "undefined" if r["delta"] is None else f"{r['delta']:+.3f}"
             print(f"mnli − hans non-entailment gap · {x['variant']['label']}: Δ {delta} {ci} "
                   f"p {r['p_value']} (paired bootstrap of each task, independently)")
+        for vp in variant_pairs:
+            print(f"verdict · {vp['verdict']}")
+        for d in mechanism_docs:
+            print(cka_line(d))
         skipped = [c for c in comparisons if c["skipped"]]
         print(f"compared {len(comparisons) - len(skipped)} of {len(comparisons)} pairs"
               + (f"; skipped {len(skipped)} (reasons above and in compare.json)" if skipped else ""))

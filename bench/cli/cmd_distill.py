@@ -30,6 +30,8 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--checkpoint-every", type=int)
     p.add_argument("--mixed-precision", choices=["no", "bf16", "fp16"])
+    p.add_argument("--save-dtype", choices=["float32", "bfloat16"],
+                   help="dtype of the saved student (bfloat16: the float32 student's weights rounded once)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"])
     p.add_argument("--out", type=Path, help="student folder (default: the variant cache in $QDBENCH_HOME)")
     p.add_argument("--quiet", action="store_true")
@@ -38,7 +40,7 @@ def add_parser(sub) -> None:
 
 FLAGS = ("teacher", "teacher_revision", "student", "student_init", "temperature", "alpha", "corpus", "text_field",
          "no_teacher", "steps", "seq_len", "batch_size", "lr", "seed", "checkpoint_every", "mixed_precision",
-         "device")
+         "device", "save_dtype")
 
 
 def config_from_args(args) -> dict:
@@ -78,7 +80,8 @@ def run(args) -> int:
     prov = json.loads((folder / PROVENANCE).read_text())
     reused = " (reused: already built)" if (folder / PROVENANCE).stat().st_mtime < started else ""
     print(f"{prov['kind']} student: {folder}{reused}")
-    print(f"size: {prov['student_parameters'] / 1e6:.2f}M parameters, {prov['bytes_on_disk'] / 1e6:.1f} MB on disk")
+    print(f"size: {prov['student_parameters'] / 1e6:.2f}M parameters, {prov['bytes_on_disk'] / 1e6:.1f} MB of "
+          f"{prov.get('save_dtype', 'float32')} weights on disk")
     print(f"loss: {prov['loss_first']:.4f} -> {prov['loss_last']:.4f} over {prov['steps']} steps "
           f"({prov['tokens']} tokens)")
     print(f"wall time: {prov['wall_s']:.1f} s")

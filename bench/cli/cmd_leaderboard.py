@@ -45,7 +45,7 @@ def _sources(paths: list[Path]) -> list:
         from bench.leaderboard.accept import submission_doc
 
         for fam in validate(find_run_dirs(runs)):
-            subs.append(Submission(Path("."), submission_doc(fam, "unsubmitted", {}), fam))
+            subs.append(Submission(Path("."), submission_doc(fam, {}), fam))
     return subs
 
 

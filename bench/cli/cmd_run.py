@@ -53,6 +53,8 @@ def add_parser(sub) -> None:
                                         "or builtin:tiny-detoxify (random, for tests)")
     p.add_argument("--classifier-path", type=Path, help="local Detoxify checkpoint folder or HF classifier folder")
     p.add_argument("--classifier-label", help="the classifier's toxic label (default: toxicity / toxic)")
+    p.add_argument("--regard-classifier", help="bold: a regard classifier, hf:PATH (labels negative, neutral, "
+                                               "positive, other); without one the regard metrics are skipped")
     p.add_argument("--mode", choices=("loglikelihood", "generate"), default="loglikelihood",
                    help="multiple-choice tasks: score options by log-likelihood (default) or generate an answer "
                         "letter")
@@ -141,7 +143,9 @@ def run(args) -> int:
             else replace(per_task, variant=variant)
     for run_dir, task in zip(evaluate(ref, tasks, per_task), tasks, strict=True):
         manifest, metrics, _ = load_run(run_dir, items=False)
-        print_run(manifest, metrics, task.spec.metrics)
+        # a generative run's metrics are its generative form's (e.g. dt_stereotype's agreement_index_all_items)
+        names = list(metrics["metrics"]) if metrics.get("mode") == "generate" else task.spec.metrics
+        print_run(manifest, metrics, names)
         print(f"run folder: {run_dir}")
     return 0
 

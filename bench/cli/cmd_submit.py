@@ -25,18 +25,21 @@ def add_parser(sub) -> None:
 
 
 def submit(args) -> int:
+    import math
+
     from bench.cli.checks import out_folder
-    from bench.leaderboard.accept import accept
+    from bench.leaderboard.accept import accept, prepare
     from bench.leaderboard.bundle import find_run_dirs, validate, variant_of
     from bench.leaderboard.safety import check_text
 
+    if args.total_seconds is not None and not (math.isfinite(args.total_seconds) and args.total_seconds >= 0):
+        raise UserError(f"--total-seconds must be a finite, non-negative number of seconds (got {args.total_seconds})")
     out_folder(args.to, "--to")
     meta = {"submitter": check_text(args.submitter, "--submitter") if args.submitter else None,
             "notes": check_text(args.notes, "--notes") if args.notes else None,
             "reported_total_s": args.total_seconds}
-    if args.total_seconds is not None and not args.total_seconds >= 0:
-        raise UserError(f"--total-seconds must be a non-negative number (got {args.total_seconds})")
     families = validate(find_run_dirs(args.runs))
+    prepared = prepare(families, args.to, meta)  # every check and the documents, before anything is said to pass
     for fam in families:
         variants = sorted({variant_of(r) for r in fam.runs})
         tasks = sorted({r.task for r in fam.runs})
@@ -45,6 +48,6 @@ def submit(args) -> int:
     if args.dry_run:
         print("dry run: nothing added")
         return 0
-    for path in accept(families, args.to, meta):
+    for path in accept(prepared, args.to):
         print(f"added {path}")
     return 0

@@ -48,39 +48,50 @@ def tasks(args) -> int:
 
 def export_lmeval(args) -> int:
     """`qdbench tasks export --lm-eval DIR`: lm-eval task folders over this machine's data (imported, else
-    the shipped samples)."""
+    the shipped samples). Every task is rendered before the first folder is written; a task named in --tasks
+    that cannot be exported is an error, one found by exporting them all is skipped with a note."""
     from bench.cli.checks import out_folder
     from bench.data import store
     from bench.data.sampling import stratified_sample
-    from bench.models.lmeval_export import export
+    from bench.models.lmeval_export import export, exportable_rows
     from bench.tasks.registry import get_tasks, list_tasks
 
     if args.lm_eval is None:
         raise UserError("tasks export needs --lm-eval DIR (the folder for lm-eval's task YAML)")
+    if args.limit is not None and args.limit <= 0:
+        raise UserError(f"--limit must be a positive number of items (got {args.limit})")
     out_folder(args.lm_eval, "--lm-eval")
-    tasks = get_tasks(args.tasks) if args.tasks else list_tasks()
-    written = 0
-    for task in tasks:
+    named = args.tasks is not None
+    ready = []
+    for task in get_tasks(args.tasks) if named else list_tasks():
         try:
             data = store.load(task.spec, None, sample=args.sample_data)
         except UserError as e:
-            print(f"skipped {task.name}: {e}")
+            if named:
+                raise
+            print(f"skipped {task.name}: {e}", file=sys.stderr)
             continue
         keep = stratified_sample(data.docs, args.limit, task.spec.stratify_by or task.spec.group_by, args.seed)
-        result = export(task, [data.docs[i] for i in keep], args.lm_eval,
-                        {"data": data.provenance(), "limit": args.limit, "seed": args.seed})
-        if isinstance(result, str):
-            print(f"skipped {task.name}: {result}")
-        else:
-            written += 1
-            print(f"{result}  (lm-eval --include_path {args.lm_eval} --tasks qdbench_{task.name})")
-    return 0 if written else 2
+        rows = exportable_rows(task, [data.docs[i] for i in keep])
+        if isinstance(rows, str):
+            if named:
+                raise UserError(f"task '{task.name}' cannot be exported for lm-eval: {rows}")
+            print(f"skipped {task.name}: {rows}", file=sys.stderr)
+            continue
+        ready.append((task, rows, {"data": data.provenance(), "limit": args.limit, "seed": args.seed}))
+    if not ready:
+        raise UserError("no task could be exported for lm-eval (see the notes above)")
+    for task, rows, provenance in ready:
+        folder = export(task, rows, args.lm_eval, provenance)
+        print(f"{folder}  (lm-eval --include_path {args.lm_eval} --tasks qdbench_{task.name})")
+    return 0
 
 
 def problems(path: Path) -> tuple[list[str], str]:
     """Everything wrong with one task file, checked as a run would use it: the schema, the hook and format
     modules, the data, and the first items rendered into requests and rows. Returns (problems, summary)."""
     from bench.data import store as data_store
+    from bench.tasks.dryrun import check_task
     from bench.tasks.registry import load_task
 
     try:
@@ -96,6 +107,10 @@ def problems(path: Path) -> tuple[list[str], str]:
     except UserError as e:
         return [*found, str(e)], ""
     docs = dataset.docs
+    try:
+        check_task(task, docs)  # the dry run a run starts with
+    except UserError as e:
+        return [*found, str(e)], ""
     ids = []
     for n, doc in enumerate(docs, 1):
         where = f"item {n} of {dataset.path}"

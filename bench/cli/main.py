@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:  # disk full, read-only folder, permissions: the path and the reason, not a traceback
         logs.discard_new_log()
         where = f"{e.filename}: " if e.filename else ""
+        if e.filename2:  # a copy or rename: name the destination, the file that could not be written
+            where = f"{e.filename2} (from {e.filename}): "
         print(f"qdbench: error: {where}{e.strerror or e}; finished work is kept: fix this and run the same "
               "command again", file=sys.stderr)
         return 2

@@ -13,11 +13,11 @@ from bench.cli.render import cell, fmt
 
 def model_size(path: str) -> tuple[float | None, int | None, str]:
     """(bits per parameter, bytes of weight files, method) of a base or variant folder."""
-    from bench.compress.variants import count_parameters, read_provenance
+    from bench.compress.variants import count_parameters, read_provenance, student_kind
 
     prov = read_provenance(path)
-    if prov and "recipe" in prov:
-        return prov.get("bits_per_param"), prov.get("bytes_on_disk"), prov["recipe"]["method"]
+    if prov and "recipe" in prov:  # a quantized variant, of the base or of a student ("distilled+gptq")
+        return prov.get("bits_per_param"), prov.get("bytes_on_disk"), student_kind(prov) or prov["recipe"]["method"]
     if prov:  # a distilled student or its non-distilled control: full precision, fewer parameters
         size, params = prov.get("bytes_on_disk"), prov.get("student_parameters")
         return (round(8 * size / params, 3) if size and params else None), size, prov.get("kind", "?")

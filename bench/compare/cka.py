@@ -62,18 +62,48 @@ def hidden_states(model, tokenizer, texts: Sequence[str], *, pool: str = "mean",
     return [x for x in layers if x is not None]
 
 
-def cka_by_layer(base: list[np.ndarray], variant: list[np.ndarray], subsets: dict[str, np.ndarray]) -> dict:
-    """Layer pairs (by relative depth when counts differ) and CKA per subset; None where undefined: fewer
-    than MIN_ITEMS items, or states that do not vary across items (e.g. last-token embeddings of prompts
-    that all end in the same token)."""
+def student_layers(provenance: dict | None, base_fingerprint: str | None) -> list[int] | None:
+    """The teacher layers a depth-pruned student was initialized from (its provenance `teacher_layers`), where
+    its teacher is this base; for a student quantized afterwards, its student's. None otherwise (a chain's last
+    teacher is not the base, a random-initialized student maps by depth)."""
+    from bench.compress.variants import read_provenance
+
+    prov = provenance or {}
+    if "recipe" in prov:
+        prov = read_provenance((prov.get("base") or {}).get("path") or "") or {}
+    teacher = prov.get("teacher") or {}
+    if prov.get("student_init") != "teacher_layers" or prov.get("chain") or not prov.get("teacher_layers"):
+        return None
+    if base_fingerprint and teacher.get("fingerprint") and teacher["fingerprint"] != base_fingerprint:
+        return None
+    return [int(i) for i in prov["teacher_layers"]]
+
+
+def layer_pairs(n_base: int, n_variant: int, teacher_layers: list[int] | None = None
+                ) -> tuple[list[tuple[int, int]], str]:
+    """(base hidden state, variant hidden state) pairs, 0 being the embeddings, and how they were chosen:
+    a student's layer k after the teacher layer it was copied from ("teacher_layers"), else one to one
+    ("same depth"), else by relative depth (bench.stats.layer_map)."""
+    if teacher_layers and len(teacher_layers) == n_variant and max(teacher_layers) < n_base:
+        return [(0, 0)] + [(t + 1, k + 1) for k, t in enumerate(teacher_layers)], "teacher_layers"
+    if n_base == n_variant:
+        return [(i, i) for i in range(n_base + 1)], "same depth"
+    return layer_map(n_base, n_variant), "relative depth"
+
+
+def cka_by_layer(base: list[np.ndarray], variant: list[np.ndarray], subsets: dict[str, np.ndarray],
+                 teacher_layers: list[int] | None = None) -> dict:
+    """Layer pairs (a student's copied teacher layers, else by relative depth when counts differ) and CKA per
+    subset; None where undefined: fewer than MIN_ITEMS items, or states that do not vary across items (e.g.
+    last-token embeddings of prompts that all end in the same token). `depth`: the base layer's relative depth."""
     nb, nv = len(base) - 1, len(variant) - 1
-    pairs = layer_map(nb, nv)
-    shallow = min(nb, nv)
+    pairs, how = layer_pairs(nb, nv, teacher_layers)
     rows = []
-    for k, (i, j) in enumerate(pairs):
+    for i, j in pairs:
         cka = {}
         for name, mask in subsets.items():
             value = linear_cka(base[i][mask], variant[j][mask]) if mask.sum() >= MIN_ITEMS else float("nan")
             cka[name] = None if not np.isfinite(value) else value
-        rows.append({"base_layer": i, "variant_layer": j, "depth": k / shallow, "cka": cka})
-    return {"mapped_by_relative_depth": nb != nv, "base_layers": nb, "variant_layers": nv, "layers": rows}
+        rows.append({"base_layer": i, "variant_layer": j, "depth": i / nb, "cka": cka})
+    return {"mapped_by_relative_depth": how == "relative depth", "layer_mapping": how, "base_layers": nb,
+            "variant_layers": nv, "layers": rows}

@@ -1,8 +1,10 @@
 """Load runs and pair a base run with a variant run item by item, refusing pairs that are not comparable.
 
 Two runs are paired only if they saw the same task file, prompt template and decoding settings, the same
-data files and exactly the same items; otherwise a delta would mix the compression effect with a change of
-the test itself. The refusal names every field that differs.
+data files and exactly the same items — the same ids, and on every item the same content hash, gold answer,
+group and data fields (`Task.item_columns`); otherwise a delta would mix the compression effect with a change
+of the test itself (or with an edited items.parquet). The refusal names every field that differs. Which items
+are non-finite is recomputed from their values, whatever their `nonfinite` column says.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bench.errors import UserError
 from bench.store.finite import check_fraction, nonfinite_mask
+from bench.store.provenance import ITEM_HASH
 from bench.store.runs import load_run
 
 
@@ -71,6 +75,7 @@ CHECKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("decoding settings", ("task", "generation")),
     ("scoring mode (log-likelihood or generate)", ("settings", "mode")),
     ("data files (sha256)", ("data", "files_sha256")),
+    ("metrics declaration of imported runs", ("task", "metrics_from")),
 )
 
 
@@ -104,6 +109,54 @@ def differences(base: Run, variant: Run) -> list[str]:
         if only_b:
             parts.append(f"{len(only_b)} only in variant (e.g. {only_b[0]!r})")
         out.append("items differ: " + ", ".join(parts) + " — run both with the same --limit, --seed and data")
+    else:
+        out.extend(item_differences(base, variant))
+    return out
+
+
+def item_columns(task_name: str) -> list[str]:
+    """The task's item-defining columns; for a task not defined here (an imported lm-eval run), id, content hash
+    and gold."""
+    from bench.tasks.registry import get_task
+
+    try:
+        return get_task(task_name).item_columns()
+    except UserError:
+        return ["item_id", ITEM_HASH, "gold"]
+
+
+def _same(a, b) -> bool:
+    if _missing(a) or _missing(b):
+        return _missing(a) and _missing(b)
+    if isinstance(a, list | tuple | np.ndarray) or isinstance(b, list | tuple | np.ndarray):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _missing(value) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
+def item_differences(base: Run, variant: Run) -> list[str]:
+    """The item-defining columns on which two runs of the same item ids disagree, each with a count and an
+    example (the content hash is compared where both runs have one: runs made before it was recorded lack it)."""
+    a = base.items.set_index("item_id")
+    b = variant.items.set_index("item_id").reindex(a.index)
+    out = []
+    for col in item_columns(base.task):
+        if col == "item_id" or (col not in a.columns and col not in b.columns):
+            continue
+        if (col in a.columns) != (col in b.columns):
+            if col != ITEM_HASH:
+                out.append(f"field '{col}' is in the {'base' if col in a.columns else 'variant'} run's items only")
+            continue
+        differ = np.array([not _same(x, y) for x, y in zip(a[col].tolist(), b[col].tolist(), strict=True)])
+        if col == ITEM_HASH:
+            differ &= a[col].notna().to_numpy() & b[col].notna().to_numpy()
+        if differ.any():
+            i = int(differ.argmax())
+            out.append(f"field '{col}' differs on {int(differ.sum())} of {len(a)} items (e.g. item {a.index[i]!r}: "
+                       f"{_short(a[col].iloc[i])} vs {_short(b[col].iloc[i])})")
     return out
 
 
@@ -123,18 +176,53 @@ class Pair:
         return self.base.task
 
 
-def pair(base: Run, variant: Run) -> Pair:
-    diffs = differences(base, variant)
-    if diffs:
-        raise UserError(f"cannot pair {variant.path} with base {base.path}: " + "; ".join(diffs))
+def align(base: Run, *others: Run) -> tuple[list[pd.DataFrame], int]:
+    """The runs' items row by row in the base's order, each checked to pair with the base; items non-finite in
+    any run are left out of all, and counted."""
+    for other in others:
+        diffs = differences(base, other)
+        if diffs:
+            raise UserError(f"cannot pair {other.path} with base {base.path}: " + "; ".join(diffs))
     bad = set()
-    for run in (base, variant):
-        mask = nonfinite_mask(run.items)
+    columns = item_columns(base.task)
+    for run in (base, *others):
+        mask = nonfinite_mask(run.items, columns)
         check_fraction(int(mask.sum()), len(run.items), f"cannot compare {run.path}")
         bad |= set(run.items["item_id"][mask.to_numpy()])
     b = base.items[~base.items["item_id"].isin(bad)].reset_index(drop=True)
-    v = variant.items.set_index("item_id").loc[b["item_id"]].reset_index()
-    return Pair(base, variant, b, v, len(bad))
+    return [b] + [o.items.set_index("item_id").loc[b["item_id"]].reset_index() for o in others], len(bad)
+
+
+def pair(base: Run, variant: Run) -> Pair:
+    (b, v), bad = align(base, variant)
+    return Pair(base, variant, b, v, bad)
+
+
+@dataclass
+class Triple:
+    """A base and two of its variants on the same items, aligned row by row: the variant-against-variant
+    comparison (a quantized variant and a distilled student of about equal memory)."""
+
+    base: Run
+    a: Run
+    b: Run
+    base_items: pd.DataFrame
+    a_items: pd.DataFrame
+    b_items: pd.DataFrame
+    excluded_nonfinite: int = 0
+
+    @property
+    def task(self) -> str:
+        return self.base.task
+
+    def between(self) -> Pair:
+        """A and B as a pair (A in the base's place): their direct paired difference and answer flips."""
+        return Pair(self.a, self.b, self.a_items, self.b_items, self.excluded_nonfinite)
+
+
+def triple(base: Run, a: Run, b: Run) -> Triple:
+    (bi, ai, vi), bad = align(base, a, b)
+    return Triple(base, a, b, bi, ai, vi, bad)
 
 
 def require_columns(run: Run, columns: tuple[str, ...]) -> None:

@@ -92,9 +92,17 @@ def plot_forest(task: str, comparisons: list[dict], stem: Path, correction: str)
     return save(fig, stem)
 
 
-def plot_size_effect(task: str, comparisons: list[dict], sizes: dict, stem: Path) -> list[str]:
-    """Δ of each headline metric against bits per parameter and against bytes on disk, one point per variant
-    with its interval; quantized and distilled variants as separate series; the base at Δ = 0."""
+def _weight_bytes(size: dict):
+    return size.get("weight_bytes") or size.get("bytes")
+
+
+def plot_size_effect(task: str, comparisons: list[dict], sizes: dict, stem: Path,
+                     pairs: list[tuple[str, str]] | None = None) -> list[str]:
+    """Δ of each headline metric against bits per parameter and against the bytes of the weights as loaded, one
+    point per variant with its interval; quantized and distilled variants as separate series; the base at Δ = 0.
+    Each variant pair compared head to head (--equal-memory, --pair) is joined by a dotted line."""
+    from bench.compare.table import series as series_of
+
     comparisons = [c for c in comparisons if c["metrics"]]
     names = _headline(comparisons)
     if not names:
@@ -105,18 +113,20 @@ def plot_size_effect(task: str, comparisons: list[dict], sizes: dict, stem: Path
     for i, name in enumerate(names):
         for k, key in enumerate(("bits_per_param", "bytes")):
             ax = axes[i, k]
-            base_size = sizes.get(base_label, {}).get(key)
+            def where(label, key=key):
+                size = sizes.get(label, {})
+                return _weight_bytes(size) if key == "bytes" else size.get(key)
+            base_size = where(base_label)
             if base_size:
                 ax.plot([base_size], [0.0], marker="*", ms=10, color="black", ls="none", label="base")
             for series, (color, marker) in styles.items():
                 pts = []
                 for c in comparisons:
-                    size = sizes.get(c["variant"]["label"], {})
+                    label = c["variant"]["label"]
                     m = next((m for m in c["metrics"] if m["name"] == name), None)
-                    if m is None or not size.get(key) or ("distilled" if size.get("method") in ("distilled", "nds")
-                                                          else "quantized") != series:
+                    if m is None or not where(label) or series_of(sizes.get(label, {}).get("method")) != series:
                         continue
-                    pts.append((size[key], m["overall"], c["variant"]["label"]))
+                    pts.append((where(label), m["overall"], label))
                 for n, (x, r, label) in enumerate(sorted(pts, key=lambda t: t[0])):
                     if r["delta"] is None:
                         continue
@@ -126,10 +136,18 @@ def plot_size_effect(task: str, comparisons: list[dict], sizes: dict, stem: Path
                                 markerfacecolor=color if r["significant"] else "white",
                                 label=series if n == 0 else None)
                     ax.annotate(label, (x, r["delta"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+            deltas = {c["variant"]["label"]: r["overall"]["delta"] for c in comparisons for r in c["metrics"]
+                      if r["name"] == name}
+            for n, (a, b) in enumerate(pairs or []):
+                xy = [(where(x), deltas.get(x)) for x in (a, b)]
+                if all(x is not None and y is not None for x, y in xy):
+                    ax.plot(*zip(*xy, strict=True), ls=":", lw=1.2, color="#7b3294", zorder=1,
+                            label="pair compared" if n == 0 and i == 0 and k == 0 else None)
             ax.axhline(0, color="#7f8c8d", lw=0.8, ls="--")
             if key == "bytes":
                 ax.set_xscale("log")
-            ax.set_xlabel("bits per parameter" if key == "bits_per_param" else "bytes of weights on disk", fontsize=8)
+            ax.set_xlabel("bits per parameter" if key == "bits_per_param" else "bytes of weights as loaded",
+                          fontsize=8)
             ax.set_ylabel(f"Δ {name}", fontsize=8)
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)
@@ -191,5 +209,36 @@ def plot_cka(doc: dict, stem: Path) -> list[str]:
     ax.set_title(f"{doc['task']}: {doc['variant']['spec']} vs {doc['base']['spec']}{note}", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return save(fig, stem)
+
+
+def plot_mechanism(task: str, docs: list[dict], stem: Path) -> list[str]:
+    """CKA against the base per layer (x: the base layer's relative depth), one colour per variant: solid on the
+    items the variant answers in the biased way, dashed on the rest of the probe items."""
+    docs = [d for d in docs if d["layers"]]
+    if not docs:
+        return []
+    fig, ax = plt.subplots(figsize=(7.2, 4.2))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    lowest = 1.0
+    for n, d in enumerate(docs):
+        color = colors[n % len(colors)]
+        x = [row["depth"] for row in d["layers"]]
+        for name, ls in (("biased_by_variant", "-"), ("rest_by_variant", "--")):
+            y = [np.nan if row["cka"].get(name) is None else row["cka"][name] for row in d["layers"]]
+            if not np.isfinite(y).any():
+                continue
+            lowest = min(lowest, float(np.nanmin(y)))
+            mapped = " · teacher layers" if d["layer_mapping"] == "teacher_layers" else ""
+            ax.plot(x, y, ls=ls, marker="o", ms=3, color=color,
+                    label=f"{d['variant']['label']}: {name.split('_')[0]} (n={d['subsets'][name]}){mapped}")
+    ax.set_ylim(max(0.0, np.floor((lowest - 0.02) * 10) / 10), 1.01)
+    ax.set_xlabel("relative depth of the base layer (0 = embeddings)")
+    ax.set_ylabel("linear CKA (variant vs base)")
+    ax.set_title(f"{task}: representations on items answered in the biased way (solid) vs the rest (dashed)",
+                 fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, loc="lower left")
     fig.tight_layout()
     return save(fig, stem)

@@ -123,3 +123,56 @@ def reasoning_line(flips: dict) -> str:
             f" tokens (unflipped {_f(flips['reasoning_delta_mean_unflipped'], 1, True)}); shorter "
             f"{flips['flipped_with_shorter_reasoning']}, longer {flips['flipped_with_longer_reasoning']}; "
             f"became unparseable {flips['became_unparseable']}, parseable {flips['became_parseable']}")
+
+
+def variant_pair_table(c: dict, settings: dict, all_metrics: bool = False) -> Table:
+    """Variant against variant on one task: the direct difference B − A and which stays closer to the base
+    (|Δ_B| − |Δ_A|, positive: A closer); overall rows, and the group rows where either test is significant."""
+    a, b = c["a"]["label"], c["b"]["label"]
+    conf = int(round(settings["confidence"] * 100))
+    title = (f"{c['task']} · {a} (A) vs {b} (B) · {c['n_items']} paired items · |Δ_X| = distance from "
+             f"{c['base']['label']}; |Δ_B| − |Δ_A| > 0: A stays closer")
+    table = Table(title=escape(title), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column("metric (test) · group", overflow="fold", min_width=18)
+    for name in ("A", "B", f"B − A [{conf}% CI]", "p", "|Δ_A|", "|Δ_B|", f"|Δ_B| − |Δ_A| [{conf}% CI]", "p ",
+                 "closer"):
+        table.add_column(name, justify="right", overflow="fold")
+
+    def est(r):
+        ci = "" if r["ci_low"] is None else f" [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]"
+        return escape(_f(r["delta"], signed=True) + ci)
+
+    def p(r):
+        return _p(r["p_adjusted"]) + ("*" if r["significant"] else "")
+
+    for m in c["metrics"]:
+        if not (all_metrics or m["headline"]):
+            continue
+        rows = [(f"{m['name']} ({TESTS.get(m['test'], m['test'])})", m["direct"]["overall"],
+                 m["closeness"]["overall"])]
+        for field, groups in m["direct"]["by_group"].items():
+            for g, d in groups.items():
+                k = m["closeness"]["by_group"][field][g]
+                if d["significant"] or k["significant"]:
+                    rows.append((f"  {field}={g}", d, k))
+        for i, (label, d, k) in enumerate(rows):
+            closer = {"a": a, "b": b}.get(k.get("closer") or "", "")
+            table.add_row(f"[bold]{escape(label)}[/]" if i == 0 else escape(label), _f(d["base"]), _f(d["variant"]),
+                          est(d), p(d), _f(k["base"]), _f(k["variant"]), est(k), p(k), escape(closer),
+                          style="bold red" if d["significant"] or k["significant"] else None,
+                          end_section=i == len(rows) - 1)
+    return table
+
+
+def print_variant_pair(vp: dict, settings: dict, all_metrics: bool = False) -> None:
+    console.print(f"[bold]{escape(vp['a']['label'])} vs {escape(vp['b']['label'])}[/] ({escape(vp['why'])})")
+    for c in vp["comparisons"]:
+        if c["skipped"]:
+            console.print(f"[yellow]{escape(c['task'])}: skipped — {escape(c['skipped'])}[/]")
+            continue
+        console.print(variant_pair_table(c, settings, all_metrics))
+        if c["flips"]:
+            f = c["flips"]["overall"]
+            console.print(f"answers that differ between them: {f['n_flipped']} of {f['n_items']}")
+    console.print(f"p: the metric's test (B − A) and a paired permutation swapping A and B per unit (closer), "
+                  f"{settings['correction']}-corrected across groups; * significant; CI: paired bootstrap.")

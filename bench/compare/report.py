@@ -20,7 +20,9 @@ Schema `qdbench.compare/1` (undefined numbers are null):
               "transitions": null | {"categories", "rows": "base", "columns": "variant", "overall",
                                      "by_subset", "by_group"}},
     "plots": {NAME: [paths]}}],
-  "cross_task": [{"name", "tasks", "variant", "base": .., "variant_value": .., ROW fields}]
+  "cross_task": [{"name", "tasks", "variant", "base": .., "variant_value": .., ROW fields}],
+  "variant_pairs": [...]  (with --equal-memory / --pair: variant against variant, bench/compare/equal_memory.py),
+  "mechanism": [...]  (with --cka: per-layer CKA on biased vs other answers, bench/compare/mechanism.py)
 }
 RUN  = {"run", "label", "model", "fingerprint", "variant", "dtype"}
 ROW  = {"n_items", "n_counted", "base", "variant", "delta", "ci_low", "ci_high", "se", "p_value", "p_adjusted",
@@ -135,17 +137,14 @@ def paired_row(metric: Metric, base: pd.DataFrame, variant: pd.DataFrame, cfg: d
     return out
 
 
-def compare_metric(metric: Metric, pair: Pair, fields: list[str], cfg: dict, keep_draws: bool = False) -> dict:
-    b, v = pair.base_items, pair.variant_items
-    doc = {"name": metric.name, "headline": metric.headline, "test": TESTS[metric.test], "ci": "paired_bootstrap",
-           "resampling": resampling(metric), "overall": paired_row(metric, b, v, cfg, keep_draws),
-           "by_group": {}, "n_significant_groups": {}, "n_groups_tested": {}}
+def grouped(row, frames: list[pd.DataFrame], fields: list[str], cfg: dict, keep_draws: bool = False) -> dict:
+    """`row(frames, keep_draws)` on all records and on each group of each field (groups read from the first
+    frame; all frames are aligned row by row), p corrected across the groups of a field."""
+    doc = {"overall": row(frames, keep_draws), "by_group": {}, "n_significant_groups": {}, "n_groups_tested": {}}
     for field in fields:
-        values = b[field].astype(str).to_numpy()
-        groups = {}
-        for g in sorted(set(values)):
-            rows = values == g
-            groups[g] = paired_row(metric, b[rows].reset_index(drop=True), v[rows].reset_index(drop=True), cfg)
+        values = frames[0][field].astype(str).to_numpy()
+        groups = {g: row([f[values == g].reset_index(drop=True) for f in frames], False)
+                  for g in sorted(set(values))}
         pvals = [np.nan if r["p_value"] is None else r["p_value"] for r in groups.values()]
         reject, adjusted = adjust_pvalues(pvals, cfg["correction"], cfg["alpha"])
         for r, rej, adj in zip(groups.values(), reject, adjusted, strict=True):
@@ -154,6 +153,16 @@ def compare_metric(metric: Metric, pair: Pair, fields: list[str], cfg: dict, kee
         doc["n_significant_groups"][field] = int(reject.sum())
         doc["n_groups_tested"][field] = int(np.isfinite(pvals).sum())
     return doc
+
+
+def _meta(metric: Metric) -> dict:
+    return {"name": metric.name, "headline": metric.headline, "test": TESTS[metric.test], "ci": "paired_bootstrap",
+            "resampling": resampling(metric)}
+
+
+def compare_metric(metric: Metric, pair: Pair, fields: list[str], cfg: dict, keep_draws: bool = False) -> dict:
+    return {**_meta(metric), **grouped(lambda fr, keep: paired_row(metric, fr[0], fr[1], cfg, keep),
+                                       [pair.base_items, pair.variant_items], fields, cfg, keep_draws)}
 
 
 def _flip(pb: np.ndarray, pv: np.ndarray, kb: np.ndarray | None, kv: np.ndarray | None) -> dict:
@@ -210,6 +219,19 @@ def task_hooks(name: str):
         return None
 
 
+def pair_hooks(pair: Pair):
+    """The hook module whose METRICS a pair is compared with: its task's; for runs imported from lm-eval, the
+    qdbench task they were exported from (`task.metrics_from`), else multiple-choice accuracy."""
+    if pair.base.manifest.get("imported_from") is None:
+        return task_hooks(pair.task)
+    name = pair.base.manifest["task"].get("metrics_from")
+    if name is None:
+        from bench.tasks import multiple_choice
+
+        return multiple_choice
+    return task_hooks(name)
+
+
 def generative(pair: Pair) -> bool:
     """Both runs answered in generate mode (bench/tasks/generative.py)."""
     return reasoning.is_generative(pair.base_items) and reasoning.is_generative(pair.variant_items)
@@ -246,7 +268,7 @@ def compare_pair(pair: Pair, cfg: dict, keep_draws: bool = False) -> dict:
     doc = {"task": pair.task, "base": pair.base.describe(), "variant": pair.variant.describe(),
            "n_items": len(pair.base_items), "group_fields": [], "same_weights": bool(fp[0] and fp[0] == fp[1]),
            "skipped": None, "metrics": [], "flips": None, "plots": {}}
-    hooks = task_hooks(pair.task)
+    hooks = pair_hooks(pair)
     reason = skip_reason(hooks, pair)
     if reason:
         doc["skipped"] = reason

@@ -4,8 +4,13 @@ and LaTeX.
 Columns: family, task, variant, series (quantized | distilled), method, bits_per_param, bytes, metric,
 headline, field, group (field None: overall), n_items, n_counted (the items the metric counts), base, value
 (the variant's), delta, ci_low, ci_high, ci_method, resampling, p_value, p_adjusted, significant, test, se,
-mde, skipped (the reason, on the one row of a comparison that was not made). Every number is the one in
-compare.json, unrounded.
+mde, skipped (the reason, on the one row of a comparison that was not made), comparison, versus,
+versus_method, weight_bytes, versus_weight_bytes. Every number is the one in compare.json, unrounded.
+
+`comparison` says what a row compares: "vs_base" (variant − base), or for a pair of variants (compare.json's
+variant_pairs; `variant` is A, `versus` is B) "direct" (base = A's value, value = B's, delta = B − A) or
+"closeness" (base = |Δ_A|, value = |Δ_B| against the shared base, delta = |Δ_B| − |Δ_A|: positive, A stays
+closer). weight_bytes: the bytes of the weights as loaded (the measure of equal memory).
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ import pandas as pd
 
 COLUMNS = ["family", "task", "variant", "series", "method", "bits_per_param", "bytes", "metric", "headline",
            "field", "group", "n_items", "n_counted", "base", "value", "delta", "ci_low", "ci_high", "ci_method",
-           "resampling", "p_value", "p_adjusted", "significant", "test", "se", "mde", "skipped"]
+           "resampling", "p_value", "p_adjusted", "significant", "test", "se", "mde", "skipped", "comparison",
+           "versus", "versus_method", "weight_bytes", "versus_weight_bytes"]
 DISTILLED = ("distilled", "nds")
 
 
 def series(method: str | None) -> str:
-    return "distilled" if method in DISTILLED else "quantized"
+    """A student, also when quantized afterwards ("distilled+gptq"), is of the distilled series."""
+    return "distilled" if (method or "").split("+")[0] in DISTILLED else "quantized"
 
 
 def _rows(meta: dict, metric: dict, field, group, r: dict) -> dict:
@@ -32,7 +39,7 @@ def _rows(meta: dict, metric: dict, field, group, r: dict) -> dict:
             "ci_low": r["ci_low"], "ci_high": r["ci_high"], "ci_method": metric["ci"],
             "resampling": metric["resampling"], "p_value": r["p_value"], "p_adjusted": r["p_adjusted"],
             "significant": r["significant"], "test": metric["test"], "se": r.get("se"), "mde": r.get("mde"),
-            "skipped": None}
+            "skipped": None, "comparison": meta.get("comparison", "vs_base")}
 
 
 def long_table(doc: dict, family: str | None = None, sizes: dict | None = None) -> pd.DataFrame:
@@ -45,7 +52,7 @@ def long_table(doc: dict, family: str | None = None, sizes: dict | None = None) 
         size = sizes.get(label, {})
         return {"family": family, "task": task, "variant": label, "series": series(size.get("method")),
                 "method": size.get("method"), "bits_per_param": size.get("bits_per_param"),
-                "bytes": size.get("bytes")}
+                "bytes": size.get("bytes"), "weight_bytes": size.get("weight_bytes")}
 
     for c in doc["comparisons"]:
         m = meta(c["task"], c["variant"])
@@ -63,6 +70,23 @@ def long_table(doc: dict, family: str | None = None, sizes: dict | None = None) 
         for field, groups in x.get("by_group", {}).items():
             for g, r in groups.items():
                 out.append(_rows(m, x, field, g, r))
+    for vp in doc.get("variant_pairs", []):
+        for c in vp["comparisons"]:
+            m = meta(c["task"], vp["a"])
+            other = sizes.get(vp["b"]["label"], {})
+            m.update(versus=vp["b"]["label"], versus_method=other.get("method", vp["b"].get("method")),
+                     versus_weight_bytes=other.get("weight_bytes", vp["b"].get("weight_bytes")))
+            if c.get("skipped"):
+                out.append({**m, "metric": None, "skipped": c["skipped"], "comparison": "direct"})
+                continue
+            for metric in c["metrics"]:
+                for kind in ("direct", "closeness"):
+                    part = metric[kind]
+                    info = {**metric, "test": part.get("test", metric["test"])}
+                    out.append(_rows({**m, "comparison": kind}, info, None, "overall", part["overall"]))
+                    for field, groups in part["by_group"].items():
+                        for g, r in groups.items():
+                            out.append(_rows({**m, "comparison": kind}, info, field, g, r))
     return pd.DataFrame(out, columns=COLUMNS)
 
 
@@ -86,7 +110,9 @@ def display_frame(table: pd.DataFrame, headline_only: bool = True) -> pd.DataFra
     rows = []
     for r in t.itertuples(index=False):
         n = r.n_items if pd.isna(r.n_counted) else int(r.n_counted)
-        rows.append({"task": r.task, "variant": r.variant, "metric": r.metric,
+        kind = r.comparison if isinstance(r.comparison, str) else "vs_base"
+        rows.append({"task": r.task, "variant": r.variant if kind == "vs_base" else f"{r.variant} vs {r.versus}",
+                     "metric": r.metric + PAIR_SUFFIX.get(kind, ""),
                      "group": "overall" if r.field is None or (isinstance(r.field, float) and math.isnan(r.field))
                      else f"{r.field}={r.group}", "n": str(n), "base": _num(r.base), "variant value":
                      _num(r.value), "Δ": _num(r.delta, signed=True),
@@ -96,6 +122,9 @@ def display_frame(table: pd.DataFrame, headline_only: bool = True) -> pd.DataFra
                      "test": r.test})
     return pd.DataFrame(rows, columns=["task", "variant", "metric", "group", "n", "base", "variant value", "Δ",
                                        "95% CI", "p", "p adj.", "sig", "test"])
+
+
+PAIR_SUFFIX = {"direct": " (B − A)", "closeness": " (|Δ_B| − |Δ_A|)"}
 
 
 def _skips(table: pd.DataFrame) -> list[str]:
@@ -113,6 +142,10 @@ def markdown(table: pd.DataFrame, correction: str = "holm") -> str:
     notes = [f"Δ = variant − base. 95% CI: paired bootstrap (percentile) over each metric's resampling unit; "
              f"p: the named test (mcnemar_exact, paired_permutation or paired_bootstrap); p adj.: {correction} "
              "across the groups of one metric and field; * = significant after correction."]
+    if table["comparison"].isin(list(PAIR_SUFFIX)).any():
+        notes.append("A vs B rows: (B − A) is the direct paired difference (base column: A, variant value: B); "
+                     "(|Δ_B| − |Δ_A|) compares their distances from the shared base (base column: |Δ_A|, variant "
+                     "value: |Δ_B|; positive: A stays closer), p from a paired permutation swapping A and B.")
     return "\n".join(lines + [""] + notes + [f"- {s}" for s in _skips(table)]) + "\n"
 
 

@@ -45,6 +45,29 @@ def read_provenance(folder: str | Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def memory_bytes(folder: str | Path) -> int | None:
+    """Bytes of a model's weights as loaded for use, the measure of equal memory: `weights_bytes_in_memory` of
+    its qdbench_variant.json where recorded (quantized variants, students), else its safetensors files (a base
+    model, an older student); None where the folder is not here."""
+    prov = read_provenance(folder)
+    if prov and prov.get("weights_bytes_in_memory"):
+        return int(prov["weights_bytes_in_memory"])
+    files = list(Path(folder).glob("*.safetensors")) if Path(folder).is_dir() else []
+    return sum(p.stat().st_size for p in files) or None
+
+
+def student_kind(prov: dict | None) -> str | None:
+    """'distilled' or 'nds' for a student, 'distilled+gptq' (etc.) for a quantized student, else None."""
+    if not prov:
+        return None
+    if prov.get("kind") in ("distilled", "nds"):
+        return prov["kind"]
+    if "recipe" in prov:
+        inner = student_kind(read_provenance((prov.get("base") or {}).get("path") or ""))
+        return f"{inner}+{prov['recipe']['method']}" if inner and "+" not in inner else None
+    return None
+
+
 def materialize(base: ModelRef, recipe: Recipe, root: Path | None = None) -> ModelRef:
     """The variant's ModelRef, building it only if the cache has no folder for these exact inputs."""
     root = Path(root) if root else home() / "variants"

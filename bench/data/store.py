@@ -1,7 +1,8 @@
 """Find, verify, import and fetch a task's data; offline first.
 
 Resolution order for a run: `--data-dir DIR` (published layout or an imported copy), then the data imported
-into the cache with `qdbench data import`, then the small sample the project ships (said loudly).
+into the cache with `qdbench data import`, then the small sample the project ships (said loudly): one file, or
+a folder in the published layout of a data set published as several files (BOLD, HolisticBias).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def load(spec: TaskSpec, data_dir: Path | None = None, sample: bool = False) -> 
         return _read(spec, fmt.discover(local), "task-path", local)
     if spec.data.sample:
         sample = Path(str(resources.files("bench.data") / "samples" / spec.data.sample))
-        return _read(spec, [sample], "sample", sample)
+        return _read(spec, fmt.discover(sample) if sample.is_dir() else [sample], "sample", sample)
     raise UserError(f"no data for task '{spec.name}': run `qdbench data import {spec.name} PATH` "
                     f"(offline) or `qdbench data fetch {spec.name}` (online), or pass --data-dir")
 

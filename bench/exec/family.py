@@ -7,7 +7,7 @@ from itertools import groupby
 from pathlib import Path
 
 from bench.exec.local import RunOptions, evaluate
-from bench.exec.plan import Matrix, PlannedRun, Published, plan
+from bench.exec.plan import Matrix, PlannedRun, Published, QuantizedStudent, plan
 from bench.models.loading import ModelRef
 
 
@@ -38,6 +38,10 @@ def build_variant(first: PlannedRun, base: ModelRef, quiet: bool) -> tuple[Model
     elif isinstance(recipe, DistillConfig):
         ref = resolve(str(distill(recipe, quiet=quiet)))
         described = {"method": "nds" if recipe.no_teacher else "distill", **recipe.model_dump()}
+        recipe_hash = digest(described)
+    elif isinstance(recipe, QuantizedStudent):
+        ref = materialize(resolve(str(distill(recipe.student, quiet=quiet))), recipe.recipe)
+        described = recipe.describe()
         recipe_hash = digest(described)
     else:
         ref, described, recipe_hash = materialize(base, recipe), recipe.model_dump(), recipe.hash()

@@ -17,15 +17,15 @@ from pathlib import Path
 
 from bench import __version__
 from bench.data import store as data_store
-from bench.data.sampling import stratified_sample
+from bench.data.sampling import n_units, stratified_sample
 from bench.errors import UserError
 from bench.models.builtin import about as builtin_about
 from bench.models.hf import HFBackend
-from bench.models.loading import ModelRef, defined_parameters, fingerprint
+from bench.models.loading import ModelRef, context_length, defined_parameters, fingerprint
 from bench.models.requests import ChatRequest, GenerationRequest, LoglikelihoodRequest
 from bench.safepath import confined
 from bench.store.finite import NONFINITE, check_fraction, flag_row, nonfinite_mask
-from bench.store.provenance import digest, hardware, libraries
+from bench.store.provenance import ITEM_HASH, digest, hardware, item_hash, libraries
 from bench.store.runs import RunStore, verify_run
 from bench.tasks import fewshot, generative
 from bench.tasks.base import Task
@@ -130,7 +130,8 @@ def prepare(task: Task, opts: RunOptions) -> Prepared:
     pool, candidates = [], dataset.docs
     if opts.num_fewshot:
         pool, candidates = fewshot_split(task, dataset.docs, opts)
-    keep = stratified_sample(candidates, opts.limit, task.spec.stratify_by or task.spec.group_by, opts.seed)
+    unit = getattr(task.hooks, "SAMPLE_UNIT", None)  # --limit counts these (e.g. descriptors), not items
+    keep = stratified_sample(candidates, opts.limit, task.spec.stratify_by or task.spec.group_by, opts.seed, unit)
     docs = [candidates[i] for i in keep]
     if pool:
         pool_ids = [task.item_id(d) for d in pool]
@@ -140,9 +141,11 @@ def prepare(task: Task, opts: RunOptions) -> Prepared:
     if len(set(ids)) != len(ids):
         raise UserError(f"task '{task.name}': item ids are not unique in {dataset.path}")
     warnings = task.check_docs(docs)
-    if opts.limit is not None and opts.limit > len(dataset.docs):
-        warnings.append(f"--limit {opts.limit} asks for more items than the {dataset.origin} data holds "
-                        f"({len(dataset.docs)}); running all {len(dataset.docs)}")
+    available = n_units(dataset.docs, unit)
+    if opts.limit is not None and opts.limit > available:
+        what = f"{unit} units" if unit else "items"
+        warnings.append(f"--limit {opts.limit} asks for more {what} than the {dataset.origin} data holds "
+                        f"({available}); running all {available}")
     return Prepared(task, dataset, docs, ids, warnings)
 
 
@@ -201,6 +204,10 @@ def evaluate(ref: ModelRef, tasks: list[Task], opts: RunOptions | list[RunOption
     per_task = opts if isinstance(opts, list) else [opts] * len(tasks)
     check_options(tasks, per_task)
     prepared = [prepare(t, o) for t, o in zip(tasks, per_task, strict=True)]  # data errors before the model loads
+    context = context_length(ref)
+    for o in per_task:
+        if o.mode == "generate":
+            generative.check_context(o.max_new_tokens, o.max_think_tokens, context)
     model_print = fingerprint(Path(ref.path)) if ref.kind != "hub" else {"revision": ref.revision}
     out = []
     for p, o in zip(prepared, per_task, strict=True):
@@ -223,6 +230,8 @@ def evaluate(ref: ModelRef, tasks: list[Task], opts: RunOptions | list[RunOption
 
             backend = make_backend(ref, model_print, o)
             route_libraries()
+        generative.check_prompt(backend, p.task, p.docs, "the model's chat template" if o.chat_template == "auto"
+                                else f"--chat-template {o.chat_template}")  # before the run folder is made
         if hasattr(backend, "covers") and not backend.covers([r for d in p.docs for r in p.task.requests(d)]):
             backend.load()  # its errors come before any run folder is written
         out.append(_run_one(backend, ref, model_print, p, store, key, settings, o))
@@ -334,14 +343,18 @@ def _run_locked(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepare
             flat_reqs = [r for rs in reqs for r in rs]
             flat = answer(backend, flat_reqs, bar.within(len(chunk), len(flat_reqs)))
             rows, k = [], 0
+            item_columns = p.task.item_columns()
             for (_, doc), rs in zip(chunk, reqs, strict=True):
                 results = flat[k:k + len(rs)]
-                rows.append(flag_row(p.task.record(doc, results), results, p.task.spec.fields))
+                row = {**p.task.record(doc, results), ITEM_HASH: item_hash(doc)}
+                rows.append(flag_row(row, results, item_columns))
                 k += len(rs)
             store.append(rows)
             bar.finish_chunk(len(chunk))
     records = store.items_in_order(p.ids)
-    bad = nonfinite_mask(records)
+    bad = nonfinite_mask(records, p.task.item_columns())
+    if NONFINITE in records.columns:  # this run's own flags: a backend result may have been NaN before a row held it
+        bad |= records[NONFINITE].fillna(False).astype(bool)
     records[NONFINITE] = bad
     check_fraction(int(bad.sum()), len(records), f"{store.dir} (task '{p.task.name}')")
     metrics = {**p.task.metrics(records[~bad]), "n_nonfinite": int(bad.sum())}

@@ -28,11 +28,13 @@ NAME = r"^[A-Za-z0-9][\w.-]*$"
 
 
 class DistilledVariant(BaseModel):
-    """A student distilled from the family's base (the teacher): `distill` holds DistillConfig fields."""
+    """A student distilled from the family's base (the teacher): `distill` holds DistillConfig fields; with
+    `quantize`, that student is then quantized by the recipe named (distil, then quantize)."""
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=NAME)
     distill: dict
+    quantize: str | None = Field(None, description="a recipe name or YAML path applied to the built student")
 
 
 class Family(BaseModel):
@@ -119,15 +121,29 @@ class Published:
 
 
 @dataclass(frozen=True)
+class QuantizedStudent:
+    """A distilled student quantized by a recipe: a member of the teacher's family (distil, then quantize)."""
+
+    student: DistillConfig
+    recipe: Recipe
+
+    def describe(self) -> dict:
+        kind = "nds" if self.student.no_teacher else "distill"
+        recipe = {k: v for k, v in self.recipe.model_dump().items() if k != "method"}  # weight_bits, ... as usual
+        return {"method": f"{kind}+{self.recipe.method}", **recipe,
+                "student": {"method": kind, **self.student.model_dump()}}
+
+
+@dataclass(frozen=True)
 class PlannedRun:
-    """One (model, variant, task) evaluation; `recipe` is a quantization Recipe, a DistillConfig, a Published
-    member, or None for the base model itself."""
+    """One (model, variant, task) evaluation; `recipe` is a quantization Recipe, a DistillConfig, a quantized
+    student, a Published member, or None for the base model itself."""
 
     family: str
     base: str
     revision: str | None
     variant: str
-    recipe: Recipe | DistillConfig | Published | None
+    recipe: Recipe | DistillConfig | QuantizedStudent | Published | None
     task: str
 
     @property
@@ -178,7 +194,16 @@ def plan(matrix: Matrix) -> list[PlannedRun]:
             else:
                 teacher = {"teacher": base, "teacher_revision": revision}
                 try:
-                    variants.append((v.name, parse_config({**v.distill, **teacher})))
+                    student = parse_config({**v.distill, **teacher})
+                    if v.quantize is not None:
+                        if student.save_dtype != "float32":
+                            raise UserError("field 'quantize': a student is quantized from its float32 weights; "
+                                            "drop distill.save_dtype here")
+                        recipe = load_recipe(v.quantize)
+                        if matrix.calibration is not None and recipe.calibrated:
+                            recipe = recipe.model_copy(update={"calibration": matrix.calibration})
+                        student = QuantizedStudent(student, recipe)
+                    variants.append((v.name, student))
                 except UserError as e:
                     raise UserError(f"matrix '{matrix.name}', variant '{v.name}': {e}") from None
         if "base" in {name for name, _ in variants}:

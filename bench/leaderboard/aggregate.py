@@ -82,7 +82,7 @@ def build_data(subs: list[Submission], n_resamples: int = 2000, seed: int = 0) -
         fam = sub.family
         for name in sorted({variant_of(r) for r in fam.runs}, key=lambda v: (v != "base", v)):
             runs = sorted((r for r in fam.runs if variant_of(r) == name), key=lambda r: r.task)
-            info = sub.doc.get("variants", {}).get(name, {})
+            info = sub.variant(name)
             row_id = f"{fam.name}/{sub.doc['id']}/{name}"
             row = {"id": row_id, "family": fam.name, "submission": sub.doc["id"], "variant": name,
                    "model": runs[0].manifest["model"].get("spec"), "label": _label(runs[0].manifest["model"]),

@@ -25,8 +25,9 @@ from bench.errors import UserError
 from bench.leaderboard import limits, schema
 from bench.leaderboard.recompute import verify
 from bench.leaderboard.safety import check_name, check_text, read_json, regular_file, walk_plain
+from bench.store.finite import flag_mismatch, nonfinite_mask
 from bench.store.provenance import digest
-from bench.store.runs import LOCK, verify_run  # a run folder's lock file is left behind, never copied
+from bench.store.runs import INTEGRITY, LOCK, verify_run  # a run folder's lock file is left behind, never copied
 
 
 @dataclass
@@ -34,13 +35,15 @@ class Family:
     name: str
     runs: list[Run] = field(default_factory=list)
     hashes: dict[Path, dict[str, str]] = field(default_factory=dict)  # run folder -> file name -> sha256
+    contents: dict[Path, str] = field(default_factory=dict)  # run folder -> content digest (`content_digest`)
 
     def base(self, task: str) -> Run | None:
         return next((r for r in self.runs if r.task == task and variant_of(r) == "base"), None)
 
     def content_sha256(self) -> str:
-        """What the family's files are, independent of where they lie: the duplicate-submission key."""
-        return digest(sorted((variant_of(r), r.task, self.hashes[r.path]) for r in self.runs))
+        """What the family's runs hold, independent of where they lie and of how their files are encoded: the
+        duplicate-submission key, and what `build` checks a submission's content_sha256 against."""
+        return digest(sorted((variant_of(r), r.task, self.contents[r.path]) for r in self.runs))
 
 
 def variant_of(run: Run) -> str:
@@ -68,8 +71,17 @@ def find_run_dirs(paths: list[Path]) -> list[Path]:
     return out
 
 
-def load_run_checked(run_dir: Path) -> tuple[Run, dict[str, str]]:
-    """One run folder, fully checked; its file hashes."""
+def content_digest(manifest: dict, metrics: dict, items: pd.DataFrame) -> str:
+    """A run's content as parsed values: the manifest (but `integrity`, the byte hashes of the other two
+    files), the metrics, and the items' values column by column. Re-indenting a JSON file or re-encoding the
+    parquet file changes its bytes, not this."""
+    table = pa.Table.from_pandas(items, preserve_index=False)
+    return digest({"manifest": {k: v for k, v in manifest.items() if k != INTEGRITY}, "metrics": metrics,
+                   "items": table.to_pydict()})
+
+
+def load_run_checked(run_dir: Path) -> tuple[Run, dict[str, str], str]:
+    """One run folder, fully checked; its file hashes and its content digest."""
     extra = sorted(str(f.relative_to(run_dir)) for f in walk_plain(run_dir)
                    if str(f.relative_to(run_dir)) not in (*limits.RUN_FILES, LOCK))
     if extra:
@@ -85,7 +97,7 @@ def load_run_checked(run_dir: Path) -> tuple[Run, dict[str, str]]:
     check_name(manifest.task.name, f"{mpath}: field 'task.name'")
     check_text(manifest.model.spec, f"{mpath}: field 'model.spec'")
     hashes = {n: sha256_file(run_dir / n) for n in limits.RUN_FILES}
-    verify_run(run_dir, raw)
+    verify_run(run_dir, raw, required=False)  # a run sealed before `integrity` existed: every metric is recomputed
     rawx = read_json(xpath)
     metrics = schema.check(schema.Metrics, rawx, xpath)
     if metrics.task != manifest.task.name:
@@ -107,10 +119,14 @@ def load_run_checked(run_dir: Path) -> tuple[Run, dict[str, str]]:
     try:
         from bench.tasks.registry import get_task
 
-        get_task(manifest.task.name)
+        task = get_task(manifest.task.name)
     except UserError as e:
         raise UserError(f"{mpath}: field 'task.name': {e}") from None
-    return Run(run_dir, raw, verify(manifest.task.name, items, rawx, xpath), items), hashes
+    mismatch = flag_mismatch(items, nonfinite_mask(items, task.item_columns()))
+    if mismatch:
+        raise UserError(f"{ipath}: {mismatch}")
+    run = Run(run_dir, raw, verify(manifest.task.name, items, rawx, xpath), items)
+    return run, hashes, content_digest(raw, rawx, items)
 
 
 def _read_items(path: Path) -> pd.DataFrame:
@@ -131,10 +147,11 @@ def validate(run_dirs: list[Path]) -> list[Family]:
         total += sum(f.stat().st_size for f in walk_plain(d))
         if total > limits.MAX_TOTAL_BYTES:
             raise UserError(f"the bundle exceeds {limits.MAX_TOTAL_BYTES} bytes; submit fewer runs at a time")
-        run, hashes = load_run_checked(d)
+        run, hashes, content = load_run_checked(d)
         fam = families.setdefault(run.manifest["variant"]["family"], Family(run.manifest["variant"]["family"]))
         fam.runs.append(run)
         fam.hashes[run.path] = hashes
+        fam.contents[run.path] = content
     for fam in families.values():
         check_family(fam)
     return [families[k] for k in sorted(families)]

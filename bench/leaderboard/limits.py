@@ -16,3 +16,4 @@ MAX_RUNS = 256
 MAX_VARIANTS_PER_FAMILY = 64
 MAX_ITEMS_ROWS = 200_000
 MAX_TEXT = 2_000
+MAX_DEPTH = 32  # folder levels below a bundle's or submissions folder's root

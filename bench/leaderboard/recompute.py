@@ -1,9 +1,10 @@
 """Re-verify a run's metrics: recompute them from its items through the task's metric declaration.
 
 `recompute` builds metrics.json exactly as a run does (bench/exec/local.py): the task's `Task.metrics` on the
-finite items only, plus `n_nonfinite`; so the run, the comparison and the submission check cannot disagree
-about what a metric means. Every reported number is compared, the bootstrap `intervals` included (they are
-seeded, so a run and its re-verification draw the same resamples).
+finite items only (recomputed from the values, whatever the `nonfinite` column says), plus `n_nonfinite`; so
+the run, the comparison and the submission check cannot disagree about what a metric means. Every reported
+number is compared, the bootstrap `intervals` included (they are seeded, so a run and its re-verification draw
+the same resamples).
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ def recompute(task_name: str, items: pd.DataFrame, where: str = "items.parquet")
     """The metrics document a run writes for these items (schema qdbench.metrics/1)."""
     from bench.tasks.registry import get_task
 
-    bad = nonfinite_mask(items)
+    task = get_task(task_name)
+    bad = nonfinite_mask(items, task.item_columns())
     check_fraction(int(bad.sum()), len(items), where)
-    return {**get_task(task_name).metrics(items[~bad]), "n_nonfinite": int(bad.sum())}
+    return {**task.metrics(items[~bad]), "n_nonfinite": int(bad.sum())}
 
 
 def _same(a, b) -> bool:

@@ -1,7 +1,10 @@
 """Read the submissions folder back, re-verifying every submission as if it had just arrived.
 
-The folder is untrusted (anyone can send a pull request): each submission's files must be exactly those its
-`submission.json` lists, with the sha256 it records, and the runs must pass every submission check again.
+The folder is untrusted (anyone can send a pull request): each `submission.json` must match its schema (types,
+plain text, finite numbers), hash to its own `submission_sha256` and sit in the folder its id names (both
+bench.leaderboard.accept.seal); its files must be exactly those it lists, with the sha256 it records; the runs
+must pass every submission check again and hash to its `content_sha256`. What the page shows about a variant's
+method, kind and bits is derived again from the verified manifests (`Submission.variant`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from pathlib import Path
 
 from bench.data.jsonl import sha256_file
 from bench.errors import UserError
-from bench.leaderboard import bundle, limits
+from bench.leaderboard import bundle, schema, variants
+from bench.leaderboard.accept import SCHEMA, seal
 from bench.leaderboard.safety import check_name, inside, read_json, walk_plain
 
 
@@ -21,29 +25,36 @@ class Submission:
     doc: dict
     family: bundle.Family
 
+    def variant(self, name: str) -> dict:
+        """A variant as the page shows it: method, kind and bits from its verified manifests, bytes, parameters
+        and build times as the submission measured them."""
+        run = next(r for r in self.family.runs if bundle.variant_of(r) == name)
+        return {**self.doc.get("variants", {}).get(name, {}), **variants.describe(run.manifest)}
+
 
 def load_submission(path: Path, root: Path) -> Submission:
     inside(root, path)
-    doc = read_json(path / "submission.json")
-    if doc.get("schema") != "qdbench.submission/1":
-        raise UserError(f"{path / 'submission.json'}: field 'schema': expected 'qdbench.submission/1'")
-    check_name(doc.get("family"), f"{path / 'submission.json'}: field 'family'")
-    check_name(doc.get("id"), f"{path / 'submission.json'}: field 'id'")
+    where = path / "submission.json"
+    doc = read_json(where)
+    if doc.get("schema") != SCHEMA:
+        raise UserError(f"{where}: field 'schema': expected '{SCHEMA}', got {str(doc.get('schema'))[:40]!r} (a "
+                        "submission made by an older qdbench is submitted again from its runs)")
+    schema.check(schema.Submission, doc, where)
+    sealed = seal(doc)
+    if doc["submission_sha256"] != sealed["submission_sha256"]:
+        raise UserError(f"{where}: field 'submission_sha256': the document does not hash to it; submission.json was "
+                        "changed after it was accepted")
     if doc["family"] != path.parent.name or doc["id"] != path.name:
-        raise UserError(f"{path / 'submission.json'}: family/id do not match the folder {path}")
+        raise UserError(f"{where}: fields 'family' and 'id' ('{doc['family']}/{doc['id']}') do not name the folder "
+                        f"{path.parent.name}/{path.name}; a submission stays in the folder it was accepted into")
+    if doc["id"] != sealed["id"]:
+        raise UserError(f"{where}: field 'id': '{doc['id']}' but the document hashes to '{sealed['id']}'")
     listed: dict[str, str] = {"submission.json": ""}
-    runs = doc.get("runs")
-    if not isinstance(runs, list) or not runs or len(runs) > limits.MAX_RUNS:
-        raise UserError(f"{path / 'submission.json'}: field 'runs': expected a list of 1-{limits.MAX_RUNS} runs")
-    for i, r in enumerate(runs):
-        where = f"{path / 'submission.json'}: field 'runs.{i}'"
-        if not isinstance(r, dict) or not isinstance(r.get("files"), dict):
-            raise UserError(f"{where}: expected {{variant, task, path, files}}")
-        rel = f"runs/{check_name(r.get('variant'), where + '.variant')}/{check_name(r.get('task'), where + '.task')}"
-        for name in limits.RUN_FILES:
-            entry = r["files"].get(name)
-            if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
-                raise UserError(f"{where}.files.{name}: missing sha256")
+    for i, r in enumerate(doc["runs"]):
+        rel = f"runs/{r['variant']}/{r['task']}"
+        if r["path"] != rel:
+            raise UserError(f"{where}: field 'runs.{i}.path': expected '{rel}'")
+        for name, entry in r["files"].items():
             listed[f"{rel}/{name}"] = entry["sha256"]
     present = {str(f.relative_to(path)): f for f in walk_plain(path)}
     for rel in sorted(set(present) | set(listed)):
@@ -57,7 +68,15 @@ def load_submission(path: Path, root: Path) -> Submission:
     families = bundle.validate(sorted({present[k].parent for k in present if k.endswith("/manifest.json")}))
     if len(families) != 1 or families[0].name != doc["family"]:
         raise UserError(f"{path}: runs do not all belong to family '{doc['family']}'")
-    return Submission(path, doc, families[0])
+    fam = families[0]
+    if doc["content_sha256"] != fam.content_sha256():
+        raise UserError(f"{where}: field 'content_sha256': the runs hash to {fam.content_sha256()[:12]}…, not "
+                        f"{doc['content_sha256'][:12]}…")
+    names = {bundle.variant_of(r) for r in fam.runs}
+    if set(doc["variants"]) != names:
+        raise UserError(f"{where}: field 'variants': lists {sorted(doc['variants'])} but the runs are of "
+                        f"{sorted(names)}")
+    return Submission(path, doc, fam)
 
 
 def load_all(root: Path) -> list[Submission]:

@@ -1,14 +1,19 @@
 """What a variant is, for the table and plots: method, weight/activation bits, bytes of weights, parameters.
 
-Method and bits come from the run manifest's recipe (what made the variant). Bytes are measured at submission
-time from the variant's own folder on the submitter's machine (`qdbench_variant.json`, else the safetensors
-sizes); they are reported, not re-verifiable from the items, and the page says where each figure came from.
+Method and bits come from the run manifest's recipe (what made the variant): `submit` records them and `build`
+derives them again from the verified manifests, so an edited submission.json cannot change them. Bytes are
+measured at submission time from the variant's own folder on the submitter's machine (`qdbench_variant.json`,
+else the safetensors sizes), and only where that folder lies in one of qdbench's caches (built-in models,
+variants): a manifest's `model.path` is the submitter's word, and submit opens no file at a path it merely names.
+They are reported, not re-verifiable from the items, and the page says where each figure came from.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from bench.leaderboard import schema
+from bench.leaderboard.safety import read_json
 
 METHODS = {"rtn": "RTN", "gptq": "GPTQ", "awq": "AWQ", "smoothquant-gptq": "SmoothQuant", "fp8-dynamic": "FP8",
            "bnb-nf4": "bitsandbytes", "bnb-int8": "bitsandbytes", "prequantized": "prequantized",
@@ -34,29 +39,48 @@ def describe(manifest: dict) -> dict:
     return {"method": method, "kind": kind, "weight_bits": wbits, "activation_bits": abits}
 
 
+def cache_roots() -> list[Path]:
+    """The folders whose model folders submit may read: this machine's built-in model and variant caches."""
+    from bench.models.builtin import cache_root
+    from bench.paths import home
+
+    return [cache_root(), home() / "variants"]
+
+
+def own_folder(path: object) -> Path | None:
+    """`path` as a real folder inside one of `cache_roots()` (after resolving links), or None."""
+    if not isinstance(path, str) or not path or not Path(path).is_absolute():
+        return None
+    folder = Path(path).resolve()
+    for root in cache_roots():
+        real_root = root.resolve()
+        if folder != real_root and folder.is_relative_to(real_root) and folder.is_dir():
+            return folder
+    return None
+
+
 def measure(manifest: dict) -> dict:
-    """Bytes of weights and parameters from the variant's folder, where it is still on this machine."""
-    folder = Path(str(manifest["model"].get("path") or ""))
-    out = {"bytes": None, "bytes_source": "not measured (model folder not on this machine)",
+    """Bytes of weights and parameters from the variant's folder, where it lies in qdbench's caches here."""
+    folder = own_folder(manifest["model"].get("path"))
+    out = {"bytes": None, "bytes_source": "not measured (model folder not in qdbench's caches on this machine)",
            "parameters": manifest["model"].get("parameters")}
-    prov_path = folder / "qdbench_variant.json"
+    if folder is None:
+        return out
     prov = {}
-    if prov_path.is_file() and not prov_path.is_symlink() and prov_path.stat().st_size < 1 << 20:
-        try:
-            prov = json.loads(prov_path.read_text())
-        except (OSError, ValueError):
-            prov = {}
+    if (folder / "qdbench_variant.json").is_file():
+        where = folder / "qdbench_variant.json"
+        prov = schema.check(schema.VariantProvenance, read_json(where, 1 << 20), where).model_dump(exclude_unset=True)
     if prov.get("load_time_quantization") and prov.get("weights_bytes_in_memory"):
-        out.update(bytes=int(prov["weights_bytes_in_memory"]),
+        out.update(bytes=prov["weights_bytes_in_memory"],
                    bytes_source="qdbench_variant.json weights_bytes_in_memory (quantized at load time)")
     elif prov.get("bytes_on_disk"):
-        out.update(bytes=int(prov["bytes_on_disk"]), bytes_source="qdbench_variant.json bytes_on_disk")
-    elif folder.is_dir():
-        weights = sum(p.stat().st_size for p in folder.glob("*.safetensors") if p.is_file())
+        out.update(bytes=prov["bytes_on_disk"], bytes_source="qdbench_variant.json bytes_on_disk")
+    else:
+        weights = sum(p.stat().st_size for p in folder.glob("*.safetensors") if p.is_file() and not p.is_symlink())
         if weights:
             out.update(bytes=weights, bytes_source="size of the model folder's *.safetensors files")
     if prov.get("student_parameters"):
-        out["parameters"] = int(prov["student_parameters"])
+        out["parameters"] = prov["student_parameters"]
     for key in ("wall_s", "load_s", "bits_per_param"):
         if prov.get(key) is not None:
             out[f"build_{key}" if key != "bits_per_param" else key] = prov[key]

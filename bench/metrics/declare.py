@@ -24,9 +24,14 @@ A Metric is a function of *sums over items* of per-item statistics:
   `outcome` = (indicator column, eligibility column)), "permutation" (paired sign-flip of base/variant per
   unit) or "bootstrap" (two-sided p from the recentred paired bootstrap).
 - `headline`: shown in tables and figures by default (the `*_norm` / `*_sum` variants are not).
+- `statistic`: for a metric that is no function of sums (rank tests between groups of items, such as
+  HolisticBias's share of descriptor pairs whose perplexity distributions differ): `statistic(records)` does
+  the work that does not depend on the weights once and returns `fn(weights (B, n)) -> (B,)`; `value` is
+  then unused and `columns` only names the records the metric counts. Such a metric is compared by paired
+  bootstrap (`test="bootstrap"`): a sign-flip permutation swaps sums, which it has none of.
 
-Because every metric is a function of sums, a bootstrap resample is a weight vector over items and one
-matrix product gives all B resampled values (bench/stats/resample.py). Helpers `ratio` and `levels_present`
+Because every metric but a `statistic` is a function of sums, a bootstrap resample is a weight vector over items
+and one matrix product gives all B resampled values (bench/stats/resample.py). Helpers `ratio` and `levels_present`
 keep undefined values NaN.
 """
 
@@ -49,7 +54,7 @@ TESTS = {"mcnemar": "mcnemar_exact", "permutation": "paired_permutation", "boots
 class Metric:
     name: str
     columns: Callable[[pd.DataFrame], Columns]
-    value: Callable[[Columns], np.ndarray]
+    value: Callable[[Columns], np.ndarray] | None = None
     test: Test = "permutation"
     outcome: tuple[str, str] | None = None
     by: str | None = None
@@ -57,8 +62,13 @@ class Metric:
     strata: str | None = None
     headline: bool = True
     description: str = ""
+    statistic: Callable[[pd.DataFrame], Callable[[np.ndarray], np.ndarray]] | None = None
 
     def __post_init__(self):
+        if (self.value is None) == (self.statistic is None):
+            raise ValueError(f"metric {self.name}: give exactly one of value (a function of sums) or statistic")
+        if self.statistic is not None and (self.test != "bootstrap" or self.by is not None):
+            raise ValueError(f"metric {self.name}: a statistic is compared by test='bootstrap' and takes no `by`")
         if self.test == "mcnemar" and self.outcome is None:
             raise ValueError(f"metric {self.name}: an exact McNemar test needs outcome=(indicator, eligible)")
         if self.test not in TESTS:
@@ -98,6 +108,7 @@ class Stats:
     x: np.ndarray  # (n, k) float64
     codes: np.ndarray | None  # (n,) level index of `by`, or None
     n_levels: int
+    fn: Callable[[np.ndarray], np.ndarray] | None = None  # a `statistic` metric's function of the weights
 
     def sums(self, weights: np.ndarray) -> Columns:
         """Weighted sums: weights (B, n) -> {name: (B,)} or {name: (B, L)} with `by`."""
@@ -122,6 +133,8 @@ def stats(metric: Metric, records: pd.DataFrame) -> Stats:
         if a.shape[0] != n:
             raise ValueError(f"metric {metric.name}: column {c!r} has {a.shape[0]} values for {n} records")
         x[:, j] = a
+    if metric.statistic is not None:
+        return Stats(names, x, None, 0, metric.statistic(records))
     if metric.by is None:
         return Stats(names, x, None, 0)
     codes, uniques = pd.factorize(records[metric.by].astype(str), sort=True)
@@ -130,6 +143,8 @@ def stats(metric: Metric, records: pd.DataFrame) -> Stats:
 
 def evaluate(metric: Metric, values_of: Stats, weights: np.ndarray) -> np.ndarray:
     """The metric under each row of weights: (B, n) -> (B,)."""
+    if values_of.fn is not None:
+        return np.asarray(values_of.fn(np.atleast_2d(weights)), dtype=np.float64).reshape(-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.asarray(metric.value(values_of.sums(weights)), dtype=np.float64).reshape(-1)
 

@@ -9,9 +9,14 @@ and vLLM answers differ only where their tokens do.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import jinja2
+
+from bench import templates
+from bench.errors import UserError
 from bench.models.requests import ChatRequest, ChatResult
 
 
@@ -129,10 +134,7 @@ class ChatMixin:
         template = self.chat_template_for(r.chat_template) if r.messages else None
         if template is None:
             return (self._encode(r.prompt) if r.prompt else [self._prefix]), False, False
-        kwargs = {} if r.enable_thinking is None else {"enable_thinking": r.enable_thinking}
-        text = self.tokenizer.apply_chat_template([{"role": role, "content": c} for role, c in r.messages],
-                                                  chat_template=template, tokenize=False,
-                                                  add_generation_prompt=True, **kwargs)
+        text = render_messages(self.tokenizer, template, r)
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         return ids, True, text.rstrip().endswith("<think>")
 
@@ -141,6 +143,32 @@ class ChatMixin:
         if think_end in text:
             return len(tokens_covering(self.tokenizer, toks, len(text[:text.rindex(think_end)])))
         return len(toks) if "<think>" in text else 0
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(text: str) -> jinja2.Template:
+    return templates.chat_environment().from_string(text)
+
+
+def render_messages(tokenizer, template: str, r: ChatRequest, where: str | None = None) -> str:
+    """The prompt text of `r`'s messages through the chat template `template`, rendered in qdbench's sandbox
+    with the variables `tokenizer.apply_chat_template` gives it (messages, add_generation_prompt, the special
+    tokens, enable_thinking where set). A template that fails, or renders nothing, is a UserError naming it
+    (`where`: the template's source)."""
+    where = where or ("the model's chat template" if r.chat_template == "auto" else "the --chat-template file")
+    context = {**getattr(tokenizer, "special_tokens_map", {}), "messages": [{"role": role, "content": c}
+                                                                             for role, c in r.messages],
+               "tools": None, "documents": None, "add_generation_prompt": True}
+    if r.enable_thinking is not None:
+        context["enable_thinking"] = r.enable_thinking
+    try:
+        text = templates.render(_compiled(template), context)
+    except jinja2.TemplateError as e:
+        raise UserError(f"{where}: {templates.problem(e)}") from None
+    if not text.strip():
+        raise UserError(f"{where}: it rendered an empty prompt (check its variables: messages, "
+                        "add_generation_prompt)")
+    return text
 
 
 def template_for(tokenizer, setting: str) -> str | None:

@@ -4,7 +4,10 @@ Each item is written with the context and the full continuations (delimiter incl
 for them, so lm-eval scores the same (context, continuation) pairs: the YAML reads them by field name
 (`doc_to_text: qd_context`, `doc_to_choice: qd_choices`, `target_delimiter: ""`) and needs no utils.py. Only
 tasks whose items are one shared context with several scored options fit lm-eval's `multiple_choice`; the
-others (whole-sentence scoring, generation) are reported as not exportable.
+others (whole-sentence scoring, generation) are reported as not exportable. Each item also carries the task it
+came from (`qd_task`: name and task-file sha256) and, for tasks with qdbench's default item rows, that row
+without the model's columns (`qd_row`), so `qdbench import-lmeval` can compare lm-eval's answers with the
+task's declared metrics.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import yaml
 
 from bench.models.requests import LoglikelihoodRequest
 from bench.store.atomic import write_bytes, write_json
-from bench.tasks.base import Task
+from bench.tasks.base import MODEL_COLUMNS, Task
 
 PREFIX = "qdbench_"
 
@@ -30,12 +33,15 @@ def exportable_rows(task: Task, docs: list[dict]) -> list[dict] | str:
             return "its requests are not log-likelihoods of options"
         if len({r.context for r in reqs}) != 1 or not reqs[0].context:
             return "its options do not share one context (lm-eval's multiple_choice needs one)"
-        gold = task.record(doc, [_Stub()] * len(reqs)).get("gold")
-        if gold is None:
+        row = task.record(doc, [_Stub()] * len(reqs))
+        if row.get("gold") is None:
             return "its items have no gold option"
         rows.append({"qd_id": task.item_id(doc), "qd_context": reqs[0].context,
-                     "qd_choices": [r.continuation for r in reqs], "qd_gold": int(gold),
+                     "qd_choices": [r.continuation for r in reqs], "qd_gold": int(row["gold"]),
                      "qd_group_by": list(dict.fromkeys([*task.spec.group_by, *(task.spec.stratify_by or [])])),
+                     "qd_task": {"name": task.name, "sha256": task.file_sha256()},
+                     **({"qd_row": {k: v for k, v in row.items() if k not in MODEL_COLUMNS}}
+                        if not hasattr(task.hooks, "record") else {}),
                      **{f: doc.get(f) for f in task.spec.fields}})
     return rows
 
@@ -63,11 +69,8 @@ def task_yaml(task: Task, data_file: Path) -> dict:
     }
 
 
-def export(task: Task, docs: list[dict], out: Path, provenance: dict) -> Path | str:
-    """Write OUT/qdbench_<task>/{<task>.yaml, items.jsonl}; the folder, or why the task was skipped."""
-    rows = exportable_rows(task, docs)
-    if isinstance(rows, str):
-        return rows
+def export(task: Task, rows: list[dict], out: Path, provenance: dict) -> Path:
+    """Write OUT/qdbench_<task>/{<task>.yaml, items.jsonl} from `exportable_rows`; the folder."""
     folder = out / (PREFIX + task.name)
     data = folder / "items.jsonl"
     write_bytes(data, "".join(json.dumps(r, default=str) + "\n" for r in rows).encode())

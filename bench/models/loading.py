@@ -66,6 +66,22 @@ def resolve(spec: str, revision: str | None = None, allow_pickle: bool = False) 
     return ModelRef(spec, spec, revision or "main", "hub")
 
 
+CONTEXT_FIELDS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
+
+
+def context_length(ref: ModelRef) -> int | None:
+    """The longest sequence the model takes, from its config.json; None where that is not on this disk."""
+    config = Path(ref.path) / "config.json"
+    if ref.kind == "hub" or not config.is_file():
+        return None
+    try:
+        values = json.loads(config.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    sizes = [values.get(k) for k in CONTEXT_FIELDS] if isinstance(values, dict) else []
+    return next((v for v in sizes if isinstance(v, int) and not isinstance(v, bool) and v > 0), None)
+
+
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 
 

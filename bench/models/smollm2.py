@@ -50,8 +50,9 @@ def _say(text: str) -> None:
     print(f"builtin:smollm2-135m: {text}", file=sys.stderr, flush=True)
 
 
-def convert(out: Path) -> dict:
-    """Write the fp32 folder into `out` (an empty staging folder); returns its provenance record."""
+def convert(out: Path, src: Path | None = None) -> dict:
+    """Write the fp32 folder into `out` (an empty staging folder) from the installed package's GGUF file, or
+    from `src` (a copy of it carried elsewhere; its sha256 is checked all the same); returns its provenance."""
     try:
         import gguf  # noqa: F401 - transformers' GGUF loader needs it
     except ImportError:
@@ -63,7 +64,7 @@ def convert(out: Path) -> dict:
 
     from bench.models.loading import save_tokenizer
 
-    src = gguf_file()
+    src = src or gguf_file()
     digest = sha256_file(src)
     if digest != GGUF_SHA256:
         raise UserError(f"builtin:smollm2-135m: {src} has sha256 {digest}, expected {GGUF_SHA256} "

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -22,6 +24,40 @@ def _umask() -> int:
     return mask
 
 
+# errno values that mean "the destination cannot take this write": a full disk, a quota, a file-size limit, a
+# read-only file system. Libraries writing from Rust or C (safetensors) raise their own exception type with
+# "os error N" in the message.
+CANNOT_WRITE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+_OS_ERROR = re.compile(r"os error (\d+)")
+
+
+def write_failure(exc: BaseException) -> int | None:
+    """The errno (one of CANNOT_WRITE) when `exc`, or the error it was raised from, means the destination cannot
+    be written; else None."""
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        if isinstance(node, OSError) and node.errno in CANNOT_WRITE:
+            return node.errno
+        found = _OS_ERROR.search(str(node))
+        if found and int(found.group(1)) in CANNOT_WRITE:
+            return int(found.group(1))
+        node = node.__cause__ or (None if node.__suppress_context__ else node.__context__)
+    return None
+
+
+def _to_destination(path: Path, exc: BaseException) -> BaseException:
+    """The error of a write into a temporary file beside `path`, as an OSError naming `path` (the temporary file
+    is gone); other errors as they are."""
+    code = write_failure(exc)
+    if code is not None:
+        return OSError(code, os.strerror(code), str(path))
+    if isinstance(exc, OSError):
+        return OSError(exc.errno, exc.strerror or str(exc), str(path))
+    return exc
+
+
 def write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -33,9 +69,12 @@ def write_bytes(path: Path, data: bytes) -> None:
             os.fsync(f.fileno())
         fault("atomic-write")
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        error = _to_destination(path, e)
+        if error is e:
+            raise
+        raise error from None
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -52,9 +91,12 @@ def write_with(path: Path, writer: Callable[[Path], None]) -> None:
         os.chmod(tmp, 0o666 & ~_umask())
         fault("atomic-write")
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        error = _to_destination(path, e)
+        if error is e:
+            raise
+        raise error from None
 
 
 OWNER = ".qdbench-owner"  # inside a staging folder: holds the builder's pid, locked while it builds
@@ -68,7 +110,8 @@ def staged_dir(final: Path, replace: Callable[[Path], bool] | None = None) -> It
 
     An existing non-empty `final` is replaced only where `replace(final)` says it is the caller's own (an
     earlier import, a damaged cache entry); anything else is refused, never deleted. Staging folders left by a
-    killed process are removed first (see `clean_stale_staging`)."""
+    killed process are removed first (see `clean_stale_staging`). A write that fails for want of space (or on a
+    read-only file system), in whatever library it happened, is one UserError naming `final`."""
     made = [p for p in (final.parent, *final.parent.parents) if not p.exists()]
     _check_replaceable(final, replace)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -88,6 +131,14 @@ def staged_dir(final: Path, replace: Callable[[Path], bool] | None = None) -> It
         os.replace(tmp, final)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+    except Exception as e:
+        from bench.errors import UserError
+
+        code = None if isinstance(e, UserError) else write_failure(e)
+        if code is None:
+            raise
+        raise UserError(f"{final}: cannot be written ({os.strerror(code)}); nothing half-built was kept: free space "
+                        "and run the same command again") from None
     finally:
         os.close(owner)
         if tmp.exists():

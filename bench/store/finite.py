@@ -40,17 +40,35 @@ def flag_row(row: dict, results: Iterable, data_fields: Iterable[str] = ()) -> d
     return {**row, NONFINITE: bool(bad)}
 
 
-def nonfinite_mask(items: pd.DataFrame) -> pd.Series:
-    """Which items are non-finite: the `nonfinite` column, or for runs written before it, any list-valued column
-    (log-likelihoods, scores) holding NaN or inf."""
-    if NONFINITE in items.columns:
-        return items[NONFINITE].fillna(False).astype(bool)
-    mask = pd.Series(False, index=items.index)
+def nonfinite_mask(items: pd.DataFrame, item_columns: Iterable[str] = ()) -> pd.Series:
+    """Which items hold a NaN or infinite value in a column the model produced (log-likelihoods, scores,
+    predictions: every column but `item_columns`, which describe the item), recomputed from the values: a
+    `nonfinite` column, which anyone can edit, is never trusted."""
+    skip = {"item_id", NONFINITE, *item_columns}
+    mask = np.zeros(len(items), dtype=bool)
     for col in items.columns:
-        first = items[col].dropna().head(1)
-        if len(first) and isinstance(first.iloc[0], list | tuple | np.ndarray):
-            mask |= items[col].map(_bad)
-    return mask
+        if col in skip:
+            continue
+        values = items[col]
+        if pd.api.types.is_float_dtype(values.dtype):
+            mask |= ~np.isfinite(values.to_numpy(dtype=float))
+        elif values.dtype == object:
+            mask |= values.map(_bad).to_numpy(dtype=bool)
+    return pd.Series(mask, index=items.index)
+
+
+def flag_mismatch(items: pd.DataFrame, bad: pd.Series) -> str | None:
+    """The first item whose `nonfinite` column disagrees with `bad` (the recomputed mask), described; or None."""
+    if NONFINITE not in items.columns:
+        return None
+    flagged = items[NONFINITE].fillna(False).astype(bool).to_numpy()
+    differ = flagged != bad.to_numpy()
+    if not differ.any():
+        return None
+    i = int(differ.argmax())
+    return (f"field '{NONFINITE}' of item {items['item_id'].iloc[i]!r} is {bool(flagged[i])}, but its "
+            f"log-likelihoods or scores are {'not ' if bad.iloc[i] else ''}all finite (items that disagree: "
+            f"{int(differ.sum())}); the flag is recomputed from the values, never trusted")
 
 
 def check_fraction(n_bad: int, n: int, where: str) -> None:

@@ -67,3 +67,12 @@ def _cpu_name() -> str:
 
 def digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+ITEM_HASH = "item_hash"  # items.parquet column: what the item is, so a base and a variant can be checked to agree
+
+
+def item_hash(doc: dict) -> str:
+    """A short digest of an item's document (its data fields and few-shot examples): two runs that saw the same
+    item give the same value on every machine."""
+    return digest(doc)[:16]

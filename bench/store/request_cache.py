@@ -10,6 +10,12 @@ the same questions, computes only what is new.
 
 One SQLite file per model key in `$QDBENCH_HOME/request-cache/`, in WAL mode: concurrent runs of the same
 model read and insert at once (an insert of an existing key is ignored, both writers hold the same answer).
+
+The cache only saves time, so damage to it costs time, never a number (each with one `qdbench: warning:`): a
+file SQLite cannot read is moved aside (`NAME.damaged-TIME`, beside it) and an empty cache takes its place;
+every answer is stored with its sha256, and one that does not match (edited by hand, damaged) or no longer loads
+is computed again and replaced; a cache that cannot be written (a read-only or immutable file or folder) is read
+without writing; one whose disk is full stops storing new answers.
 """
 
 from __future__ import annotations
@@ -17,15 +23,19 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import sqlite3
+import sys
+import urllib.parse
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 
 from bench import paths
 from bench.errors import UserError
 from bench.models.requests import ChatRequest, ChatResult, GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult
 
-SCHEMA = 1
+SCHEMA = 2  # 2: every answer stored with its sha256
 
 
 def model_key(fingerprint: dict, recipe_hash: str | None, backend: str, dtype: str) -> str:
@@ -48,51 +58,168 @@ def text_sha256(text: str | None) -> str | None:
     return None if text is None else hashlib.sha256(text.encode()).hexdigest()
 
 
+def _kind(error: sqlite3.Error) -> str:
+    """What an SQLite error means for the cache: damaged, read-only, full, busy or (anything else) broken."""
+    text = str(error).lower()
+    if "not a database" in text or "malformed" in text:
+        return "damaged"
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
+        return "read-only"
+    if "full" in text or "disk i/o" in text:
+        return "full"
+    if "locked" in text or "busy" in text:
+        return "busy"
+    return "broken"
+
+
 class RequestCache:
-    """Answers of one model (one `model_key`), stored as JSON by request key."""
+    """Answers of one model (one `model_key`), stored as JSON by request key with their sha256."""
 
     def __init__(self, key: str, root: Path | None = None):
         self.path = (root or paths.home() / "request-cache") / f"{key}.sqlite"
         self._db: sqlite3.Connection | None = None
+        self.read_only = False  # answers are read, new ones are not stored
+        self.disabled = False  # nothing is read or stored
+        self._warned: set[str] = set()
+
+    def _warn(self, what: str, message: str) -> None:
+        if what not in self._warned:
+            self._warned.add(what)
+            print(f"qdbench: warning: request cache {self.path}: {message}", file=sys.stderr)
 
     def _open(self, create: bool) -> sqlite3.Connection | None:
         """The database, made at the first write only: a command refused before any answer leaves no file."""
-        if self._db is None and (create or self.path.exists()):
+        if self._db is not None or self.disabled:
+            return self._db
+        if not self.path.exists() and (not create or self.read_only):
+            return None
+        if self.read_only:
+            self._db = self._open_read_only()
+            return self._db
+        try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        return self._db
+        except OSError as e:
+            raise sqlite3.OperationalError(f"unable to open database file ({e.strerror})") from None
+        db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
+                       "sha256 TEXT NOT NULL)")
+            db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        except BaseException:
+            db.close()
+            raise
+        self._db = db
+        return db
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """Without writing anything: `mode=ro` needs to write the WAL index beside the file, `immutable=1` not."""
+        uri = urllib.parse.quote(str(self.path))
+        error: sqlite3.Error | None = None
+        for flags in ("mode=ro", "immutable=1"):
+            db = sqlite3.connect(f"file:{uri}?{flags}", uri=True, timeout=60, isolation_level=None)
+            try:
+                db.execute("SELECT key, value, sha256 FROM answers LIMIT 1").fetchall()
+                return db
+            except sqlite3.Error as e:
+                db.close()
+                error = e
+        raise error  # type: ignore[misc]
+
+    def _do(self, op: Callable[[sqlite3.Connection], object], fallback, write: bool):
+        """`op` on the database, recovering from damage as the module says; `fallback` where nothing can be done."""
+        for _ in range(3):
+            if self.disabled or (write and self.read_only):
+                return fallback
+            try:
+                db = self._open(create=write)
+                return fallback if db is None else op(db)
+            except sqlite3.Error as e:
+                kind = _kind(e)
+                self.close()
+                if kind == "damaged" and not self.read_only:
+                    self._move_aside(e)
+                elif kind == "read-only" and not self.read_only:
+                    self.read_only = True
+                    self._warn("read-only", f"read-only ({e}); its answers are used, new ones are computed and not "
+                                            "stored")
+                elif kind == "full" and write:
+                    self.read_only = True
+                    self._warn("full", f"cannot store new answers: the disk is full or failing ({e}); they are "
+                                       "computed and not stored")
+                    return fallback
+                elif kind == "busy":
+                    raise UserError(f"request cache {self.path}: {e} (another process holds it); run again, or "
+                                    "use --no-request-cache") from None
+                else:
+                    self.disabled = True
+                    self._warn("broken", f"cannot be used ({e}); every answer is computed and not stored")
+                    return fallback
+        return fallback
+
+    def _move_aside(self, error: sqlite3.Error) -> None:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        dest = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{os.getpid()}")
+        try:
+            os.replace(self.path, dest)
+            for extra in ("-wal", "-shm"):
+                if Path(f"{self.path}{extra}").exists():
+                    os.replace(f"{self.path}{extra}", f"{dest}{extra}")
+        except OSError as e:
+            self.disabled = True
+            self._warn("damaged", f"damaged ({error}) and cannot be moved aside ({e.strerror}); not used")
+            return
+        self._warn("damaged", f"damaged ({error}); moved aside to {dest.name}, starting an empty one (answers are "
+                              "computed again)")
 
     def meta(self) -> dict | None:
-        db = self._open(create=False)
-        row = db.execute("SELECT value FROM meta WHERE key = 'backend'").fetchone() if db else None
-        return json.loads(row[0]) if row else None
+        row = self._do(lambda db: db.execute("SELECT value FROM meta WHERE key = 'backend'").fetchone(), None, False)
+        try:
+            doc = json.loads(row[0]) if row else None
+        except ValueError:
+            return None
+        return doc if isinstance(doc, dict) else None
 
     def set_meta(self, info: dict) -> None:
-        with self._open(create=True) as db:
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('backend', ?)", (json.dumps(info),))
+        self._do(lambda db: db.execute("INSERT OR REPLACE INTO meta VALUES ('backend', ?)", (json.dumps(info),)),
+                 None, True)
 
     def get_many(self, keys: Sequence[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        db = self._open(create=False)
-        if db is None:
-            return found
+        """Stored answers of `keys` that match their sha256; the others count as missing (with a warning)."""
         unique = list(dict.fromkeys(keys))
-        for i in range(0, len(unique), 500):
-            part = unique[i:i + 500]
-            rows = db.execute(f"SELECT key, value FROM answers WHERE key IN ({','.join('?' * len(part))})", part)
-            found.update(rows.fetchall())
+
+        def read(db: sqlite3.Connection) -> list[tuple[str, str, str]]:
+            rows = []
+            for i in range(0, len(unique), 500):
+                part = unique[i:i + 500]
+                rows += db.execute(f"SELECT key, value, sha256 FROM answers WHERE key IN ({','.join('?' * len(part))})",
+                                   part).fetchall()
+            return rows
+
+        found = {}
+        for key, value, digest in self._do(read, [], False):
+            if isinstance(value, str) and digest == _sha256(value):
+                found[key] = value
+            else:
+                self.damaged_rows()
         return found
 
+    def damaged_rows(self) -> None:
+        self._warn("rows", "stored answers that do not match their sha256 or do not load (edited or damaged) are "
+                           "computed again")
+
     def put_many(self, items: dict[str, str]) -> None:
-        with self._open(create=True) as db:
-            db.executemany("INSERT OR IGNORE INTO answers VALUES (?, ?)", list(items.items()))
+        rows = [(k, v, _sha256(v)) for k, v in items.items()]
+        self._do(lambda db: db.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)", rows), None, True)
 
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
+            self._db = None
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class CachedBackend:
@@ -128,6 +255,15 @@ class CachedBackend:
         keys = [self._key(r) for r in requests]
         return len(self.cache.get_many(keys)) == len(set(keys))
 
+    @property
+    def tokenizer(self):
+        """The wrapped backend's tokenizer once it is built; before, one loaded alone (the model need not load)."""
+        if self._inner is not None or self._load_tokenizer is None:
+            return self.inner.tokenizer
+        if self._tokenizer is None:
+            self._tokenizer = self._load_tokenizer()
+        return self._tokenizer
+
     def chat_template_for(self, setting: str) -> str | None:
         """The wrapped backend's answer once it is built; before, the tokenizer's (the model need not load)."""
         if self._inner is not None or self._load_tokenizer is None:
@@ -138,9 +274,7 @@ class CachedBackend:
         if setting not in self._templates:
             from bench.models.chat import template_for
 
-            if setting == "auto" and self._tokenizer is None:
-                self._tokenizer = self._load_tokenizer()
-            self._templates[setting] = template_for(self._tokenizer, setting)
+            self._templates[setting] = template_for(self.tokenizer if setting == "auto" else None, setting)
         return self._templates[setting]
 
     def _key(self, r) -> str:
@@ -181,7 +315,14 @@ class CachedBackend:
 
     def _answer(self, requests, compute, dump, load, progress=None) -> list:
         keys = [self._key(r) for r in requests]
-        found = self.cache.get_many(keys)
+        found = {}
+        for k, v in self.cache.get_many(keys).items():
+            try:
+                load(v)
+            except (ValueError, TypeError):  # hashes right but does not load: stored by hand, or by another schema
+                self.cache.damaged_rows()
+            else:
+                found[k] = v
         missing = list(dict.fromkeys(k for k in keys if k not in found))
         self.hits += len(keys) - sum(1 for k in keys if k not in found)
         self.misses += len(missing)

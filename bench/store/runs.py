@@ -172,20 +172,28 @@ class RunStore:
         two), then drop the parts."""
         write_with(self.dir / ITEMS, lambda tmp: records.to_parquet(tmp, index=False))
         write_json(self.dir / METRICS, metrics)
-        manifest = {**manifest, INTEGRITY: {name: sha256_file(self.dir / name) for name in (ITEMS, METRICS)}}
-        write_json(self.dir / MANIFEST, manifest)
+        write_json(self.dir / MANIFEST, sealed(self.dir, manifest))
         shutil.rmtree(self.work, ignore_errors=True)
 
 
-def verify_run(run_dir: Path, manifest: dict | None = None) -> None:
-    """A UserError naming the file if items.parquet or metrics.json is not the one the manifest recorded.
-    Runs written before the manifest carried `integrity` are not checked."""
+def sealed(run_dir: Path, manifest: dict) -> dict:
+    """`manifest` with `integrity`: the sha256 of the run folder's items.parquet and metrics.json, as written."""
+    return {**manifest, INTEGRITY: {name: sha256_file(Path(run_dir) / name) for name in (ITEMS, METRICS)}}
+
+
+def verify_run(run_dir: Path, manifest: dict | None = None, required: bool = True) -> None:
+    """A UserError naming the file if items.parquet or metrics.json is not the one the manifest recorded. A
+    manifest without `integrity` is refused, since deleting the field must not turn the check off; `required=False`
+    is for the submission check, which recomputes every metric from the items instead."""
     run_dir = Path(run_dir)
     if manifest is None:
         manifest = _read_json(run_dir / MANIFEST, {})
     recorded = manifest.get(INTEGRITY)
     if recorded is None:
-        return
+        if not required:
+            return
+        raise UserError(f"{run_dir / MANIFEST}: field '{INTEGRITY}' missing, so its files cannot be checked (an "
+                        "edited manifest, or a run made before runs recorded their files' sha256): run it again")
     if not isinstance(recorded, dict):
         raise UserError(f"{run_dir / MANIFEST}: field '{INTEGRITY}' is damaged; remove the run folder and run again")
     for name in (ITEMS, METRICS):

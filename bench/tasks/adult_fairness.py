@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from bench.metrics import fairness
 
+ITEM_FIELDS = ("yes_index",)  # item_fields' keys
+
 
 def item_fields(doc: dict) -> dict:
     return {"yes_index": [o.lower() for o in doc["option"]].index("yes")}

@@ -6,6 +6,7 @@ an explicit statement ("Answer: B", "the answer is (B)", "\\boxed{B}"), then a l
 "B:" at a line start, or the letter alone), then the text of one option. Several different candidates at the
 first level that has any, or none at all, make the answer unparseable: it is never replaced by a random or a
 default option. Text is NFKC-normalized first, so full-width and circled letters read as plain ones.
+`extract_option_text` reads an answer to a prompt that showed no letters by the option text alone.
 """
 
 from __future__ import annotations
@@ -120,4 +121,16 @@ def extract_choice(text: str, options: list[str]) -> Extraction:
     found = _decide(lettered, letters, "lettered")
     if found is not None:
         return found
+    return by_option_text(answer, options) or Extraction(None, NO_ANSWER, None, ())
+
+
+def extract_option_text(text: str, options: list[str]) -> Extraction:
+    """The one option whose words the answer says, for prompts that show no letters (a letter there is not an
+    answer): after the reasoning block as above; none or several options make it unparseable."""
+    parts = split_reasoning(text or "")
+    if parts.has_block and not parts.closed and not parts.answer:
+        return Extraction(None, UNCLOSED_THINK, None, ())
+    answer = normalize(parts.answer).strip()
+    if not answer:
+        return Extraction(None, EMPTY, None, ())
     return by_option_text(answer, options) or Extraction(None, NO_ANSWER, None, ())

@@ -4,15 +4,21 @@ A task module declares its metrics once as `METRICS: list[Metric]` (bench/metric
 metrics.json, its intervals, the paired comparison and submission checks all use that list.
 
 Hooks a task module may define (all optional but `METRICS`):
-- `item_fields(doc) -> dict`: extra per-item columns for items.parquet;
+- `item_fields(doc) -> dict`: extra per-item columns for items.parquet, computed from the item alone; their
+  names in `ITEM_FIELDS`, so that a base and its variants are checked to agree on them (`Task.item_columns`);
 - `requests(task, doc) -> list[LoglikelihoodRequest | GenerationRequest]`: replaces the default
   one-request-per-choice;
 - `record(task, doc, results) -> dict`: replaces the default multiple-choice row;
 - `check_docs(docs) -> list[str]`: warnings about the data;
+- `run_notes(task) -> list[str]`: notes about the run's settings (e.g. a metric left unscored without its model);
 - `setup(task)`: load or check what the hooks need (e.g. a classifier) before the run starts;
+- `SAMPLE_UNIT`: a doc field; `--limit N` then draws N of its values (stratified) with all their docs, for a
+  metric over units of several items (HolisticBias: a descriptor's sentences);
 - `extra(records: DataFrame) -> dict[str, float]`: further values of a set of items that are not declared
   metrics (no interval, not compared), e.g. DiscrimEval's MixedLM fit with its own Wald interval;
 - `probe_subsets(frame) -> dict[str, bool array]`: named item subsets for representation similarity (cka);
+- `biased_answers(items, pred) -> (eligible, biased)`: the items where an answer can be biased (BBQ's ambiguous
+  items, HANS's non-entailed pairs) and those a model answered in the biased way (compare --cka);
 - `answer_kinds(items) -> labels` and `KIND_CATEGORIES`: answer labels for transition matrices in a comparison.
 """
 
@@ -28,13 +34,17 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from bench import templates
+from bench.errors import UserError
 from bench.metrics.declare import declared
 from bench.metrics.groups import metrics_doc
 from bench.models.requests import GenerationRequest, LoglikelihoodRequest
+from bench.store.provenance import ITEM_HASH
 from bench.tasks import generative
 from bench.tasks.spec import TaskSpec
 
-_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+MODEL_COLUMNS = ("ll", "n_tokens", "pred", "pred_norm", "nonfinite")  # the default row's columns from the model
+_ENV = templates.task_environment()  # sandboxed: a task's YAML runs no code, only its hooks module does
 
 
 @dataclass
@@ -47,23 +57,44 @@ class Task:
     def name(self) -> str:
         return self.spec.name
 
-    @cached_property
-    def _templates(self):
+    @property
+    def template_fields(self) -> dict[str, str]:
+        """Every Jinja template of the task file, by field: prompt.template, prompt.choices[i], item_id."""
         p = self.spec.prompt
-        return (_ENV.from_string(p.template), [_ENV.from_string(c) for c in p.choices],
-                _ENV.from_string(self.spec.item_id))
+        return {"prompt.template": p.template, **{f"prompt.choices[{i}]": c for i, c in enumerate(p.choices)},
+                "item_id": self.spec.item_id}
+
+    @cached_property
+    def _templates(self) -> dict[str, jinja2.Template]:
+        out = {}
+        for field, text in self.template_fields.items():
+            try:
+                out[field] = _ENV.from_string(text)
+            except jinja2.TemplateError as e:
+                raise UserError(f"task file {self.path}: field '{field}': {templates.problem(e)}") from None
+        return out
+
+    def render_field(self, field: str, doc: dict) -> str:
+        """One of `template_fields` rendered for `doc` in the sandbox; a UserError naming the task file and
+        field where it fails (a field the data lacks, an unsafe expression, a runaway loop)."""
+        try:
+            return templates.render(self._templates[field], doc)
+        except jinja2.TemplateError as e:
+            where = f" in the data (fields: {', '.join(sorted(map(str, doc)))})" \
+                if isinstance(e, jinja2.UndefinedError) else ""
+            raise UserError(f"task file {self.path}: field '{field}': {templates.problem(e)}{where}") from None
 
     def file_sha256(self) -> str:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
     def item_id(self, doc: dict) -> str:
-        return self._templates[2].render(**doc)
+        return self.render_field("item_id", doc)
 
     def render(self, doc: dict) -> str:
-        return self._templates[0].render(**doc)
+        return self.render_field("prompt.template", doc)
 
     def choices(self, doc: dict) -> list[str]:
-        return [c.render(**doc) for c in self._templates[1]]
+        return [self.render_field(f"prompt.choices[{i}]", doc) for i in range(len(self.spec.prompt.choices))]
 
     def fewshot_context(self, doc: dict) -> str:
         """The rendered few-shot examples attached to `doc` (each answered with its gold option), or ""."""
@@ -85,7 +116,7 @@ class Task:
             return generative.record(self, doc, results)
         if hasattr(self.hooks, "record"):
             return self.hooks.record(self, doc, results)
-        choices = [c.render(**doc) for c in self._templates[1]]
+        choices = self.choices(doc)
         ll = np.array([r.logprob for r in results])
         norm = ll / np.array([max(len(self.spec.prompt.delimiter + c), 1) for c in choices])
         row = {"item_id": self.item_id(doc)}
@@ -100,6 +131,13 @@ class Task:
         if hasattr(self.hooks, "item_fields"):
             row.update(self.hooks.item_fields(doc))
         return row
+
+    def item_columns(self) -> list[str]:
+        """The columns of items.parquet that say what an item is, not what the model answered: its id and content
+        hash, the data fields, group and stratification fields, the gold answer and the hooks' ITEM_FIELDS. A
+        base and its variants must agree on every one, item by item (bench/compare/pairing.py)."""
+        return list(dict.fromkeys(["item_id", ITEM_HASH, *self.spec.fields, *self.spec.group_by,
+                                   *self.spec.stratify_by, "gold", *getattr(self.hooks, "ITEM_FIELDS", ())]))
 
     def base_row(self, doc: dict) -> dict:
         """item_id and the declared fields, for hooks that build their own rows."""
@@ -119,4 +157,6 @@ class Task:
                            extra=getattr(self.hooks, "extra", None))
 
     def check_docs(self, docs: list[dict]) -> list[str]:
-        return self.hooks.check_docs(docs) if hasattr(self.hooks, "check_docs") else []
+        """Notes printed before the run: the hooks' warnings about the data and about the run's settings."""
+        notes = self.hooks.check_docs(docs) if hasattr(self.hooks, "check_docs") else []
+        return notes + (self.hooks.run_notes(self) if hasattr(self.hooks, "run_notes") else [])

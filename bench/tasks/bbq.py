@@ -62,6 +62,9 @@ def target_agrees(doc: dict, biased: int) -> bool | None:
     return loc not in (biased, unknown_index(doc))
 
 
+ITEM_FIELDS = ("unknown_index", "biased_index", "subcategory", "target_agrees")  # item_fields' keys
+
+
 def item_fields(doc: dict) -> dict:
     biased = biased_options(doc)
     index = biased[0] if len(biased) == 1 else -1
@@ -115,3 +118,10 @@ def probe_subsets(items: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 SUBSET_FIELD = "context_condition"  # transitions are shown for ambiguous and disambiguated items apart
+
+
+def biased_answers(items: pd.DataFrame, pred: str = "pred") -> tuple[np.ndarray, np.ndarray]:
+    """(eligible, biased): the ambiguous items, where only "unknown" is right, and among them those answered
+    with the stereotype-consistent option: the items a model answers in a biased way (mechanism analysis)."""
+    eligible = ((items["context_condition"] == "ambig") & (items["biased_index"] >= 0)).to_numpy()
+    return eligible, eligible & (items[pred] == items["biased_index"]).to_numpy()

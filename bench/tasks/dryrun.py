@@ -9,7 +9,6 @@ mistake is one line naming the task file and field.
 
 from __future__ import annotations
 
-import jinja2
 import pandas as pd
 
 from bench.errors import UserError
@@ -24,17 +23,9 @@ def _where(task: Task, field: str) -> str:
     return f"task file {task.path}: field '{field}'"
 
 
-def _render(task: Task, text: str, field: str, docs: list[dict]) -> None:
-    try:
-        template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(text)
-    except jinja2.TemplateSyntaxError as e:
-        raise UserError(f"{_where(task, field)}: template syntax error: {e.message} (line {e.lineno})") from None
+def _render(task: Task, field: str, docs: list[dict]) -> None:
     for doc in docs:
-        try:
-            template.render(**doc)
-        except jinja2.UndefinedError as e:
-            raise UserError(f"{_where(task, field)}: {e.message} in the data (fields: "
-                            f"{', '.join(sorted(doc))})") from None
+        task.render_field(field, doc)
 
 
 def _stand_in(request):
@@ -49,12 +40,11 @@ def check_task(task: Task, docs: list[dict]) -> None:
     spec, first = task.spec, docs[:N_DOCS]
     if not first:
         return
-    _render(task, spec.item_id, "item_id", first)
+    _render(task, "item_id", first)
     custom_requests = hasattr(task.hooks, "requests")
     if not custom_requests:
-        _render(task, spec.prompt.template, "prompt.template", first)
-        for i, choice in enumerate(spec.prompt.choices):
-            _render(task, choice, f"prompt.choices[{i}]", first)
+        for field in task.template_fields:
+            _render(task, field, first)
         if spec.request == "multiple_choice" and not spec.prompt.choices:
             raise UserError(f"{_where(task, 'prompt.choices')}: a multiple_choice task needs at least one choice")
     if not hasattr(task.hooks, "record") and spec.request == "multiple_choice":

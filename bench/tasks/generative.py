@@ -9,6 +9,12 @@ DiscrimEval). Such a task also gives `generative_record(task, doc, choice) -> di
 in an order drawn per item from the run seed, identical for every variant. Unparseable answers are their own
 category: they are left out of the task's metrics (denominator `n_parsed`) and counted in `parse_failure_rate`;
 `accuracy_all_items` counts them as wrong over all items.
+
+An item may also be put as it is (`Item.lettered = False`, DecodingTrust's stereotype prompts, which name the two
+answers in their own words): the question goes to the model verbatim, under the item's own system prompt where
+it has one, its plain form is the task's rendered template, and the answer is read by option text alone. A task
+may add `GENERATIVE_ALL_ITEMS_METRICS` (declared Metrics over every item, unparseable ones included), and its
+YAML `generation.max_new_tokens` sets the answer budget when `--max-new-tokens` is not given.
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ from bench.errors import UserError
 from bench.metrics import reasoning
 from bench.metrics.declare import Metric, declared, ratio
 from bench.metrics.groups import metrics_doc
+from bench.models.chat import render_messages
 from bench.models.requests import ChatRequest, ChatResult
-from bench.tasks.answer_extraction import LETTERS, extract_choice
+from bench.tasks.answer_extraction import LETTERS, extract_choice, extract_option_text
 
 INSTRUCTION = "Answer with the letter of the correct option ({letters})."
 DEFAULT_MAX_NEW_TOKENS = 32
@@ -39,6 +46,8 @@ class Item:
     question: str
     options: list[str]  # in the task's own order; `choice` and `gold` index into it
     gold: int | None
+    system: str | None = None  # the item's own system prompt, over --system-prompt
+    lettered: bool = True  # False: the question as it is, no lettered options, read by option text
 
 
 def chat_template_setting(value: str) -> str:
@@ -48,10 +57,34 @@ def chat_template_setting(value: str) -> str:
     path = Path(value).expanduser()
     if not path.is_file():
         raise UserError(f"--chat-template {value}: expected auto, none or a template file")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"--chat-template {value}: cannot read as UTF-8 text ({e})") from None
     if not text.strip():
         raise UserError(f"--chat-template {value}: the file is empty")
     return text
+
+
+def check_prompt(backend, task, docs: list[dict], where: str | None = None) -> None:
+    """Generate mode's dry run, before any folder is made: the first item's chat prompt rendered through the
+    chat template the run will use, so a template that fails (a syntax error, an include, what the sandbox
+    refuses, `raise_exception`, a runaway loop) or renders nothing is one error line naming `where`."""
+    if not is_generative(task) or not docs or not hasattr(backend, "chat_template_for"):
+        return
+    for r in requests(task, docs[0]):
+        template = backend.chat_template_for(r.chat_template) if r.messages else None
+        if template is not None:
+            render_messages(backend.tokenizer, template, r, where)
+
+
+def check_context(max_new_tokens: int | None, max_think_tokens: int | None, context: int | None) -> None:
+    """Generation budgets that do not fit the model's context (the longest sequence it takes) are refused."""
+    need = (max_new_tokens or DEFAULT_MAX_NEW_TOKENS) + (max_think_tokens or 0)
+    if context is not None and need >= context:
+        given = "--max-new-tokens" + (" + --max-think-tokens" if max_think_tokens else "")
+        raise UserError(f"{given}: {need:,} tokens to generate, but the model's context holds {context:,} tokens "
+                        "(prompt included)")
 
 
 def prompt_format() -> str:
@@ -110,18 +143,22 @@ def _shots(task, doc: dict) -> list[tuple[str, str]]:
 def requests(task, doc: dict) -> list[ChatRequest]:
     opts = task.spec.options
     it = item(task, doc)
-    user = question_text(it, option_order(task, doc, len(it.options)))
-    shots = _shots(task, doc)
-    system = opts.get("system_prompt")
+    system = it.system or opts.get("system_prompt")
+    if it.lettered:
+        user = question_text(it, option_order(task, doc, len(it.options)))
+        shots = _shots(task, doc)
+        plain = "".join(f"{q}\n{a}\n\n" for q, a in shots) + f"{user}\nAnswer:"
+        if system:
+            plain = f"{system}\n\n{plain}"
+    else:
+        user, shots, plain = it.question, [], task.render(doc)
     messages = ([("system", system)] if system else []) + \
         [turn for q, a in shots for turn in (("user", q), ("assistant", a))] + [("user", user)]
-    plain = "".join(f"{q}\n{a}\n\n" for q, a in shots) + f"{user}\nAnswer:"
-    if system:
-        plain = f"{system}\n\n{plain}"
+    budget = task.spec.generation.max_new_tokens if task.spec.generation else DEFAULT_MAX_NEW_TOKENS
     return [ChatRequest(
         prompt=plain, messages=tuple(messages), chat_template=opts.get("chat_template", "auto"),
         enable_thinking=opts.get("enable_thinking"),
-        max_new_tokens=int(opts.get("max_new_tokens") or DEFAULT_MAX_NEW_TOKENS),
+        max_new_tokens=int(opts.get("max_new_tokens") or budget),
         max_think_tokens=opts.get("max_think_tokens"), seed=item_seed(task, doc))]
 
 
@@ -144,12 +181,13 @@ def record(task, doc: dict, results: list[ChatResult]) -> dict:
     (res,) = results
     it = item(task, doc)
     order = option_order(task, doc, len(it.options))
-    ex = extract_choice(answer_text(res), [it.options[i] for i in order])
+    read = extract_choice if it.lettered else extract_option_text
+    ex = read(answer_text(res), [it.options[i] for i in order])
     choice = order[ex.choice] if ex.choice is not None else None
     row = task.base_row(doc)
     row.update({
         "generation": res.text,
-        "extracted": LETTERS[ex.choice] if ex.choice is not None else None,
+        "extracted": None if ex.choice is None else LETTERS[ex.choice] if it.lettered else it.options[choice],
         "choice": -1 if choice is None else choice,
         "parsed": choice is not None,
         "parse_status": ex.status,
@@ -196,7 +234,7 @@ def declared_metrics(hooks) -> list[Metric]:
     out = [parsed_only(m) for m in (declared(hooks) if own is None else own)]
     if not hasattr(hooks, "generative_record"):
         out.append(ACCURACY_ALL_ITEMS)
-    return out + list(reasoning.METRICS)
+    return out + list(getattr(hooks, "GENERATIVE_ALL_ITEMS_METRICS", [])) + list(reasoning.METRICS)
 
 
 def metrics(task, records: pd.DataFrame) -> dict:

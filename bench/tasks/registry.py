@@ -2,7 +2,9 @@
 
 Tasks outside the package come from include folders: `--include-path DIR` (any command), then
 $QDBENCH_INCLUDE_PATH and $QDBENCH_TASKS (os.pathsep-separated folders), then the repository's `tasks/`. A
-task found earlier wins over one of the same name found later. An include folder may also hold the hook and
+task name means one task file: two files of the same name (an include folder's `bbq` and the built-in one) are
+an error, never one silently replacing the other, since runs, comparisons and the leaderboard know a task by its
+name. An include folder may also hold the hook and
 data-format modules its task files name (`scorer: my_hooks` is `DIR/my_hooks.py`), used where bench/ has no
 module of that name.
 """
@@ -59,6 +61,9 @@ def _tasks_in(folders: tuple[Path, ...]) -> dict[str, Task]:
             spec = load_spec(path)
             if spec.name not in tasks:
                 tasks[spec.name] = load_task(path)
+            elif tasks[spec.name].path.resolve() != path.resolve():
+                raise UserError(f"task '{spec.name}' is defined twice, by {tasks[spec.name].path} and by {path}; "
+                                "a task file cannot replace another of the same name (rename one of them)")
     set_include_dirs([*include_dirs(), *{t.path.resolve().parent for t in tasks.values()}])
     return tasks
 

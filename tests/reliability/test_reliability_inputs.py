@@ -262,7 +262,7 @@ IMPORTS = {  # task: (file name its importer finds, shipped sample)
     "mnli": ("multinli_1.0_dev_matched.jsonl", "mnli.jsonl"),
     "stereoset": ("dev.jsonl", "stereoset.jsonl"),
     "crows_pairs": ("crows_pairs_anonymized.csv", "crows_pairs.csv"),
-    "hans": ("heuristics_evaluation_set.txt", "hans.txt"),
+    "hans": ("heuristics_evaluation_set.txt", "hans_written/heuristics_evaluation_set.txt"),
 }
 
 
@@ -291,7 +291,7 @@ def _data_cases():
     lines = _lines("crows_pairs.csv")
     yield "data crows_pairs: a column missing", "crows_pairs", IMPORTS["crows_pairs"][0], "\n".join(
         [lines[0].replace("sent_less", "sentence_less"), *lines[1:]]) + "\n"
-    lines = _lines("hans.txt")
+    lines = _lines("hans_written/heuristics_evaluation_set.txt")
     yield "data hans: a column missing", "hans", IMPORTS["hans"][0], "\n".join(
         "\t".join(ln.split("\t")[1:]) for ln in lines) + "\n"
 

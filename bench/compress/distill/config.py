@@ -38,6 +38,9 @@ class DistillConfig(BaseModel):
     checkpoint_every: int = Field(100, ge=1)
     chain: list[str] = Field(default_factory=list, description="intermediate students: teacher → ... → student")
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    save_dtype: Literal["float32", "bfloat16"] = Field(
+        "float32", description="dtype of the saved weights; bfloat16 rounds the float32 student once "
+                               "(bench/compress/distill/storage.py)")
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
     @field_validator("corpus", mode="before")

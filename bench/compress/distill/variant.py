@@ -11,6 +11,7 @@ from pathlib import Path
 from bench.compress.corpus import Corpus, load_corpus
 from bench.compress.distill.config import DistillConfig
 from bench.compress.distill.data import token_chunks
+from bench.compress.distill.storage import cast_copy, sizes
 from bench.compress.distill.student import (
     build_student,
     check_tokenizers,
@@ -52,6 +53,8 @@ def variant_key(cfg: DistillConfig, teacher: ModelRef, corpus: Corpus) -> str:
     import transformers
 
     settings = cfg.model_dump(exclude={"checkpoint_every", "teacher", "student", "corpus"})
+    if settings["save_dtype"] == "float32":
+        settings.pop("save_dtype")  # float32 students keep the keys they had before storage dtypes existed
     if cfg.no_teacher:
         settings.pop("temperature")
         settings.pop("alpha")
@@ -78,6 +81,9 @@ def distill(cfg: DistillConfig, out: Path | None = None, quiet: bool = False) ->
         raise UserError(f"{final} holds another variant; use another --out or remove that folder")
     if final.exists() and any(final.iterdir()):
         raise UserError(f"{final} exists and is not a qdbench variant; use another --out")
+    if cfg.save_dtype != "float32":  # one training: the float32 student, then its weights stored compactly
+        return cast_copy(distill(cfg.model_copy(update={"save_dtype": "float32"}), quiet=quiet), final,
+                         cfg.save_dtype, key)
 
     teacher_ref, chain = base, []
     for i, spec in enumerate(cfg.chain):
@@ -106,7 +112,6 @@ def distill(cfg: DistillConfig, out: Path | None = None, quiet: bool = False) ->
     with staged_dir(final) as tmp:
         student.eval().save_pretrained(tmp, safe_serialization=True)
         save_tokenizer(tokenizer, tmp)
-        size = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
         write_json(tmp / PROVENANCE, {
             "schema": "qdbench.variant/1", "kind": "nds" if cfg.no_teacher else "distilled", "key": key,
             "family": cfg.teacher, "base": _identity(base),
@@ -120,7 +125,7 @@ def distill(cfg: DistillConfig, out: Path | None = None, quiet: bool = False) ->
             "student": cfg.student, "student_init": cfg.student_init,
             "teacher_layers": student_config(stage_cfg, tcfg)[1],
             "student_parameters": sum(p.numel() for p in student.parameters()),
-            "bytes_on_disk": size, "wall_s": round(time.perf_counter() - started, 3),
+            **sizes(tmp, student), "wall_s": round(time.perf_counter() - started, 3),
             "train_s": round(result["train_s"], 3), "device": result["device"],
             "loss_first": result["losses"][0], "loss_last": result["losses"][-1],
             "resumed_from": result["resumed_from"], "libraries": libraries(),
