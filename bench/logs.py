@@ -71,6 +71,11 @@ def log_to(path: Path) -> Path:
     return path
 
 
+def current_log() -> str | None:
+    """The file library messages go to now (for a child process to append to), or None."""
+    return str(_state["path"]) if _state["path"] is not None else None
+
+
 class _LazyFile(logging.FileHandler):
     """Creates the file and its folder at the first record only: a command refused before any work leaves
     no folder behind."""

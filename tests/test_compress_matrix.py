@@ -35,6 +35,35 @@ def test_matrix_runs_base_and_variant_on_the_same_items(tmp_path, tiny_model_dir
     assert len(items["base"]) == 6
 
 
+def test_provenance_tells_the_truth_about_a_variant(tmp_path, tiny_model_dir):
+    """model.parameters are the model's as defined (a quantized variant has its base's, not its packed integers'),
+    the manifest records the qdbench command, and a variant folder run by path is recorded as the variant its
+    qdbench_variant.json says it is: the same record, and so the same run key, as the matrix's run of it."""
+    from bench.cli.main import main
+    from bench.compress.variants import count_parameters
+    from tests.conftest import the_run
+
+    matrix = tmp_path / "m.yaml"
+    matrix.write_text("name: m\nfamilies: [{base: builtin:tiny-llama, variants: [gptq-w4a16]}]\n"
+                      "tasks: [bbq]\nlimit: 4\n")
+    argv = ["run", str(matrix), "--out", str(tmp_path / "runs"), "--quiet"]
+    assert main(argv) == 0
+    runs = {v: json.loads((the_run(tmp_path / "runs" / "tiny-llama" / v / "bbq") / "manifest.json").read_text())
+            for v in ("base", "gptq-w4a16")}
+    for m in runs.values():
+        assert m["model"]["parameters"] == count_parameters(tiny_model_dir) == 2_494_208
+        assert m["command"] == ["qdbench", *argv]
+    folder = runs["gptq-w4a16"]["model"]["path"]
+    assert main(["run", "--model", folder, "--tasks", "bbq", "--limit", "4", "--out", str(tmp_path / "by-path"),
+                 "--quiet"]) == 0
+    by_path = json.loads((the_run(tmp_path / "by-path") / "manifest.json").read_text())
+    assert by_path["variant"] == runs["gptq-w4a16"]["variant"]
+    assert by_path["variant"]["family"] == "tiny-llama" and by_path["variant"]["name"] == "gptq-w4a16"
+    assert by_path["variant"]["recipe"]["calibration"]["source"] == "builtin"  # as built, `auto` resolved
+    assert by_path["run_key"] == runs["gptq-w4a16"]["run_key"]
+    assert by_path["model"]["parameters"] == 2_494_208
+
+
 def test_run_needs_a_matrix_or_model_and_tasks(capsys):
     from bench.cli.main import main
 

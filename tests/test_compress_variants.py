@@ -207,3 +207,45 @@ def test_gptq_weights_do_not_depend_on_the_thread_count(base, built, tmp_path):
     one = load_file(next(Path(built["gptq-w4a16"].path).glob("*.safetensors")))
     two = load_file(next((tmp_path / "two").glob("*.safetensors")))
     assert one.keys() == two.keys() and all(torch.equal(one[k], two[k]) for k in one)
+
+
+BUILD = """
+import sys
+from pathlib import Path
+from bench.compress.calibration import calibration_texts
+from bench.compress.quantize import quantize
+from bench.compress.recipes import load_recipe, parse_recipe
+from bench.models.loading import load_tokenizer, resolve
+
+base = resolve("builtin:tiny-llama-small")
+for name in sys.argv[2:]:
+    raw = load_recipe(name).model_dump()
+    raw["calibration"] = {"source": "builtin", "samples": 8, "seq_len": 32, "seed": 7}
+    quantize(base.path, parse_recipe(raw, name), Path(sys.argv[1]) / name, load_tokenizer(base),
+             calibration_texts("builtin", 8, 7))
+"""
+CALIBRATED = ["gptq-w4a16", "awq-w4a16", "smoothquant-w8a8"]
+
+
+def test_a_calibrated_variant_is_the_same_whatever_the_cpu_instruction_set(tmp_path, tiny_model_dir):
+    """GPTQ, AWQ and SmoothQuant built by processes whose torch kernels use another instruction set (what
+    another CPU runs: plain C++, and the CPU's best): the same bytes. Built in float32 with the caller's
+    kernels, the calibration's last bits differed and so did the weights (bench/compress/portable.py)."""
+    import os
+    import subprocess
+    import sys
+
+    import torch
+
+    capabilities = ["default", torch.backends.cpu.get_cpu_capability().lower()]
+    weights = {}
+    for cap in capabilities:
+        env = {**os.environ, "ATEN_CPU_CAPABILITY": cap, "OMP_NUM_THREADS": "1"}
+        done = subprocess.run([sys.executable, "-c", BUILD, str(tmp_path / cap), *CALIBRATED], env=env,
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-3000:]
+        weights[cap] = {f"{name}/{p.name}": p.read_bytes() for name in CALIBRATED
+                        for p in sorted((tmp_path / cap / name).glob("*.safetensors"))}
+    assert len(weights["default"]) == len(CALIBRATED)
+    for key, data in weights["default"].items():
+        assert weights[capabilities[1]][key] == data, f"{key}: built differently under {capabilities[1]}"

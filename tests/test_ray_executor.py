@@ -64,8 +64,12 @@ def test_ray_executor_equals_the_local_executor_item_for_item(tmp_path, ray_clus
                                       pd.read_parquet(local_runs[name] / "items.parquet"))
         assert json.loads((d / "metrics.json").read_text()) == json.loads(
             (local_runs[name] / "metrics.json").read_text())
-        assert json.loads((d / "manifest.json").read_text())["run_key"] == json.loads(
-            (local_runs[name] / "manifest.json").read_text())["run_key"]
+        ray_manifest, local_manifest = (json.loads((x / "manifest.json").read_text()) for x in (d, local_runs[name]))
+        assert ray_manifest["run_key"] == local_manifest["run_key"]
+        # one definition of the model's parameters (as defined, not as packed), and the qdbench command recorded
+        assert ray_manifest["model"]["parameters"] == local_manifest["model"]["parameters"] == 2_494_208
+        assert ray_manifest["command"] == ["qdbench", "run", str(matrix), "--out", str(tmp_path / "ray"),
+                                           "--executor", "ray"]
     # a second run finds every job done and redoes nothing
     before = {name: (d / "manifest.json").read_bytes() for name, d in ray_runs.items()}
     assert main(["run", str(matrix), "--out", str(tmp_path / "ray"), "--executor", "ray", "--quiet"]) == 0

@@ -8,6 +8,7 @@ matrices take it too.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from bench.cli.render import print_run
@@ -97,6 +98,7 @@ def add_executor_flags(p) -> None:
 def run(args) -> int:
     from bench.cli.checks import out_folder
     from bench.cli.options import run_options
+    from bench.exec.family import folder_variant
     from bench.exec.local import evaluate
     from bench.logs import log_to
     from bench.models.hf import pick_device
@@ -135,6 +137,10 @@ def run(args) -> int:
     else:
         tasks, per_task = get_tasks(args.tasks), opts
     ref = resolve(args.model, args.revision, allow_pickle=args.allow_pickle)
+    variant = folder_variant(ref)  # a variant folder given by path is recorded as the variant it is
+    if variant is not None:
+        per_task = [replace(o, variant=variant) for o in per_task] if isinstance(per_task, list) \
+            else replace(per_task, variant=variant)
     for run_dir, task in zip(evaluate(ref, tasks, per_task), tasks, strict=True):
         manifest, metrics, _ = load_run(run_dir, items=False)
         # a generative run's metrics are its generative form's (e.g. dt_stereotype's agreement_index_all_items)

@@ -35,7 +35,7 @@ def per_task_options(matrix, where: str, cli: dict, given: dict) -> dict:
     from bench.cli.options import defaults, file_options, run_options
 
     from_file = file_options(matrix.run_fields(), where)
-    base = {**defaults(), **from_file, **given, **{k: cli[k] for k in ("out", "data_dir")}}
+    base = {**defaults(), **from_file, **given, **{k: cli.get(k) for k in ("out", "data_dir", "argv")}}
     out = {}
     for name, entry in matrix.task_entries().items():
         values = dict(base)

@@ -98,4 +98,6 @@ def run_options(values: dict[str, Any]):
                 kw[k] = v
         else:
             task_options[k] = str(Path(v).expanduser().resolve()) if isinstance(v, Path) else v
+    if values.get("argv") is not None:  # recorded as typed, also where another process (a Ray worker) runs it
+        kw["command_line"] = ["qdbench", *values["argv"]]
     return RunOptions(**kw, task_options=task_options)

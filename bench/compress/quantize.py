@@ -143,17 +143,50 @@ def _one_thread_on_cpu() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+@contextlib.contextmanager
+def _float64_on_cpu(model, recipe: Recipe) -> Iterator[None]:
+    """A calibrated recipe on a CPU calibrates in float64 (the model, and GPTQ's Hessian and updates), and the
+    model goes back to its own dtype before it is saved: last-bit differences between CPUs' kernels then stay
+    far below GPTQ's rounding decisions (bench/compress/portable.py has the measurements). On an accelerator
+    nothing changes."""
+    import torch
+
+    if not recipe.calibrated or torch.accelerator.is_available():
+        yield
+        return
+    import llmcompressor.modifiers.gptq.gptq_quantize as gptq_quantize
+    import llmcompressor.modifiers.gptq.helpers as gptq_helpers
+
+    dtype, before = model.dtype, (gptq_helpers.GPTQ_PRECISION, gptq_quantize.GPTQ_PRECISION)
+    model.to(torch.float64)
+    gptq_helpers.GPTQ_PRECISION = gptq_quantize.GPTQ_PRECISION = torch.float64
+    try:
+        yield
+    finally:
+        gptq_helpers.GPTQ_PRECISION, gptq_quantize.GPTQ_PRECISION = before
+        model.to(dtype)
+        model.config.dtype = dtype
+
+
 def quantize(base_path: str, recipe: Recipe, out: Path, tokenizer, texts: list[str] | None,
              revision: str | None = None) -> dict:
     """Run one-shot quantization of the base model and save it compressed into `out`; returns the group sizes
-    applied per kind of layer (see `recipes.group_sizes`)."""
+    applied per kind of layer (see `recipes.group_sizes`). On a CPU a calibrated recipe runs in a child process
+    with torch's plain C++ kernels (bench/compress/portable.py), so the variant is the same on every CPU."""
     _import_llmcompressor()
     import torch
+
+    if recipe.calibrated and not torch.accelerator.is_available():
+        from bench.compress import portable
+
+        if not portable.active():
+            return portable.build(base_path, recipe, out, texts, revision)
     from llmcompressor import oneshot
     from transformers import AutoModelForCausalLM
 
     from bench.compress.calibration import tokenized_dataset
     from bench.logs import route_libraries
+    from bench.models.loading import save_tokenizer
 
     route_libraries()  # llm-compressor's loguru output into the run's log file, not the terminal
     model = AutoModelForCausalLM.from_pretrained(base_path, revision=revision, dtype="auto", use_safetensors=True)
@@ -163,13 +196,16 @@ def quantize(base_path: str, recipe: Recipe, out: Path, tokenizer, texts: list[s
         dataset = tokenized_dataset(tokenizer, texts, recipe.calibration)
         kwargs = dict(dataset=dataset, num_calibration_samples=len(dataset), max_seq_length=recipe.calibration.seq_len,
                       shuffle_calibration_samples=False)
-    with torch.random.fork_rng(devices=[]), _cpu_safe_pinning(), _one_thread_on_cpu():
+    with torch.random.fork_rng(devices=[]), _cpu_safe_pinning(), _one_thread_on_cpu(), _float64_on_cpu(model, recipe):
         torch.manual_seed(recipe.calibration.seed)
         try:
             oneshot(model=model, recipe=modifiers(recipe, sizes), output_dir=None, log_dir=None, **kwargs)
         except (ValueError, RuntimeError) as e:
             raise UserError(f"recipe '{recipe.name}' failed on model '{base_path}': {str(e).strip()[:500]}") from None
     model.save_pretrained(out, save_compressed=True)
-    tokenizer.save_pretrained(out)
+    save_tokenizer(tokenizer, out)
+    on_cpu = not torch.accelerator.is_available()
     return {"recipe_group_size": recipe.group_size, "layers": group_summary(model, sizes),
-            "cpu_threads": None if torch.accelerator.is_available() else 1}
+            "cpu_threads": 1 if on_cpu else None,
+            "calibration_dtype": ("float64" if on_cpu else str(model.dtype).removeprefix("torch."))
+            if recipe.calibrated else None}

@@ -31,11 +31,12 @@ from bench.models.loading import (
 from bench.paths import home
 from bench.safepath import confined
 from bench.store.atomic import clean_stale_staging, staged_dir, write_json
-from bench.store.provenance import digest, libraries
+from bench.store.provenance import digest, hardware, libraries
 
 SCHEMA = "qdbench.variant/1"
 PROVENANCE = "qdbench_variant.json"
 KEY_LIBRARIES = ("torch", "transformers", "llmcompressor", "compressed-tensors", "bitsandbytes")
+BUILDER_VERSION = 2  # 2: calibrated recipes build on a CPU in float64 with portable kernels (compress/portable.py)
 PREQUANTIZED_METHODS = {"gptq", "awq", "compressed-tensors"}
 
 
@@ -84,7 +85,8 @@ def materialize(base: ModelRef, recipe: Recipe, root: Path | None = None) -> Mod
         pre_ref = resolve(recipe.model)
         pre_print = fingerprint(Path(pre_ref.path)) if pre_ref.kind != "hub" else {"hub": pre_ref.path}
     libs = libraries()
-    key = digest({"base": base_print, "recipe": recipe.content(), "calibration": calib and calib["sha256"],
+    key = digest({"builder": BUILDER_VERSION, "base": base_print, "recipe": recipe.content(),
+                  "calibration": calib and calib["sha256"],
                   "prequantized": pre_print, "libraries": {k: libs.get(k) for k in KEY_LIBRARIES}})
     folder = confined(root, base.slug, f"{recipe.name}-{key[:12]}", what=f"variant '{recipe.name}'")
     if folder.parent.is_dir():
@@ -98,7 +100,8 @@ def materialize(base: ModelRef, recipe: Recipe, root: Path | None = None) -> Mod
     record = {"schema": SCHEMA, "cache_key": key,
               "base": {**base.to_dict(), "fingerprint": base_print},
               "recipe": recipe.model_dump(), "recipe_hash": recipe.hash(), "calibration": calib,
-              "libraries": libs, "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+              "libraries": libs, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "hardware": hardware(_build_device())}
     if recipe.method in LLMCOMPRESSOR:
         from bench.compress.quantize import _import_llmcompressor
 
@@ -129,8 +132,10 @@ def materialize(base: ModelRef, recipe: Recipe, root: Path | None = None) -> Mod
         write_json(tmp / PROVENANCE, record)
         if pre_ref is None or pre_ref.kind != "hub":
             record.update(_measure(tmp, base))
-        record["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        record["peak_rss_note"] = "peak resident memory of the process that built the variant, up to that point"
+        record["peak_rss_bytes"] = max(resource.getrusage(who).ru_maxrss for who in
+                                       (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) * 1024
+        record["peak_rss_note"] = ("peak resident memory of the process that built the variant (or of its build "
+                                   "process, bench/compress/portable.py), up to that point")
         write_json(tmp / PROVENANCE, record)
     return _ref(folder, pre_ref)
 
@@ -170,6 +175,13 @@ def verify_variant(folder: Path) -> str | None:
         if got["sha256"] != want.get("sha256"):
             return f"{name} differs from its sha256 when built"
     return None
+
+
+def _build_device() -> str:
+    """Where llm-compressor builds (its own choice: the accelerator if there is one)."""
+    import torch
+
+    return torch.accelerator.current_accelerator().type if torch.accelerator.is_available() else "cpu"
 
 
 def _ref(folder: Path, pre_ref: ModelRef | None) -> ModelRef:

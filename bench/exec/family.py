@@ -45,7 +45,37 @@ def build_variant(first: PlannedRun, base: ModelRef, quiet: bool) -> tuple[Model
         recipe_hash = digest(described)
     else:
         ref, described, recipe_hash = materialize(base, recipe), recipe.model_dump(), recipe.hash()
+        built = folder_variant(ref)  # the recipe as built (calibration resolved), as a run by path records it
+        if built is not None:
+            described, recipe_hash = built["recipe"], built["recipe_hash"]
     return ref, {"family": first.family, "name": first.variant, "recipe": described, "recipe_hash": recipe_hash}
+
+
+def folder_variant(ref: ModelRef) -> dict | None:
+    """The `variant` record of a variant folder qdbench built (its qdbench_variant.json: family, recipe, recipe
+    hash), so a folder run by path is recorded as what it is; None for any other model. The family is the one
+    its base names by default (a matrix may call it otherwise)."""
+    from bench.compress.variants import read_provenance
+    from bench.exec.plan import default_family_name
+    from bench.store.provenance import digest
+
+    if ref.kind == "hub":
+        return None
+    try:
+        prov = read_provenance(ref.path)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(prov, dict):
+        return None
+    if isinstance(prov.get("recipe"), dict) and prov.get("recipe_hash"):
+        base = str((prov.get("base") or {}).get("spec") or "")
+        return {"family": default_family_name(base), "name": str(prov["recipe"].get("name") or Path(ref.path).name),
+                "recipe": prov["recipe"], "recipe_hash": prov["recipe_hash"]}
+    if prov.get("kind") in ("distilled", "nds") and isinstance(prov.get("config"), dict):
+        described = {"method": "nds" if prov["kind"] == "nds" else "distill", **prov["config"]}
+        return {"family": default_family_name(str(prov.get("family") or "")), "name": Path(ref.path).name,
+                "recipe": described, "recipe_hash": digest(described)}
+    return None
 
 
 def run_matrix(matrix: Matrix, per_task: dict[str, RunOptions],

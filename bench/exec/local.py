@@ -21,7 +21,7 @@ from bench.data.sampling import n_units, stratified_sample
 from bench.errors import UserError
 from bench.models.builtin import about as builtin_about
 from bench.models.hf import HFBackend
-from bench.models.loading import ModelRef, context_length, fingerprint
+from bench.models.loading import ModelRef, context_length, defined_parameters, fingerprint
 from bench.models.requests import ChatRequest, GenerationRequest, LoglikelihoodRequest
 from bench.safepath import confined
 from bench.store.finite import NONFINITE, check_fraction, flag_row, nonfinite_mask
@@ -65,6 +65,7 @@ class RunOptions:
     request_cache: bool = True
     tensor_parallel_size: int = 1  # vLLM
     device_map: str | None = None  # "auto": spread a model larger than one device over all (accelerate)
+    command_line: list[str] | None = None  # the qdbench command that asked for the run (None: this process's)
 
     def generation_options(self) -> dict:
         """The settings that shape prompts and answers, as task options (so they enter the run key); empty
@@ -174,7 +175,7 @@ def fewshot_split(task: Task, docs: list[dict], opts: RunOptions) -> tuple[list[
 # RunOptions fields that do not change a run's items or answers (where and how fast it runs, what it is
 # called); every other field, present or added later, is part of the settings key.
 NOT_SETTINGS = {"out", "quiet", "chunk_items", "batch_tokens", "device", "run_name", "variant", "revision",
-                "trust_remote_code", "data_dir", "task_options", "sample_data",
+                "trust_remote_code", "data_dir", "task_options", "sample_data", "command_line",
                 "batch_size", "request_cache", "device_map", "tensor_parallel_size"}  # none changes an answer
 SETTINGS_KEY_LENGTH = 10
 
@@ -264,12 +265,28 @@ def make_backend(ref: ModelRef, model_print: dict, o: RunOptions):
     return CachedBackend(build, RequestCache(key), describe_backend, tokenizer)
 
 
+def built_on(ref: ModelRef) -> dict | None:
+    """The hardware a variant folder was built on (its CPU, vector instruction sets, device), from its
+    qdbench_variant.json; None for other models."""
+    from bench.compress.variants import read_provenance
+
+    if ref.kind == "hub":
+        return None
+    try:
+        hw = (read_provenance(ref.path) or {}).get("hardware")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return None
+    return {k: hw.get(k) for k in ("cpu", "cpu_flags", "torch_cpu_capability", "device", "gpu")} \
+        if isinstance(hw, dict) else None
+
+
 def describe_backend(backend) -> dict:
     """The manifest's account of the engine that answered."""
     if hasattr(backend, "describe"):
         return backend.describe()
     return {"backend": backend.name, "device": backend.device, "dtype": backend.dtype,
-            "parameters": sum(t.numel() for t in backend.model.parameters()),
+            "parameters": defined_parameters(backend.model.config,  # auto_map loaded only with --trust-remote-code
+                                             bool(getattr(backend.model.config, "auto_map", None))),
             "config_commit": getattr(backend.model.config, "_commit_hash", None)}
 
 
@@ -350,9 +367,9 @@ def _run_locked(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepare
         "status": "complete",
         "run_key": key,
         "qdbench_version": __version__,
-        "command": sys.argv,
+        "command": opts.command_line or sys.argv,
         "model": {**ref.to_dict(), "fingerprint": model_print, "about": builtin_about(ref.path) if ref.is_builtin
-                  else None, **describe_backend(backend)},
+                  else None, "built_on": built_on(ref), **describe_backend(backend)},
         "variant": opts.variant,
         "task": {"name": p.task.name, "version": p.task.spec.version, "yaml_sha256": p.task.file_sha256(),
                  "template_hash": p.task.spec.template_hash(), "options": p.task.spec.options},

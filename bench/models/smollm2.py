@@ -62,6 +62,8 @@ def convert(out: Path, src: Path | None = None) -> dict:
     from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from bench.models.loading import save_tokenizer
+
     src = src or gguf_file()
     digest = sha256_file(src)
     if digest != GGUF_SHA256:
@@ -90,7 +92,7 @@ def convert(out: Path, src: Path | None = None) -> dict:
         token_id = getattr(model.config, f"{role}_token_id", None)
         if token_id is not None:
             setattr(tokenizer, f"{role}_token", tokenizer.convert_ids_to_tokens(int(token_id)))
-    tokenizer.save_pretrained(out)
+    save_tokenizer(tokenizer, out)
     for f in out.iterdir():
         f.chmod(0o644)  # safetensors writes 0600; the cache may be shared
     seconds = time.perf_counter() - t0

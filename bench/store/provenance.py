@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import sys
 from importlib import metadata
 
@@ -29,6 +30,8 @@ def hardware(device: str) -> dict:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu": _cpu_name(),
+        "cpu_flags": cpu_flags(),
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "device": device,
@@ -39,6 +42,19 @@ def hardware(device: str) -> dict:
     with contextlib.suppress(OSError):
         info["load_avg_1m"] = os.getloadavg()[0]
     return info
+
+
+VECTOR_FLAGS = re.compile(r"^(avx2|avx512\w*|amx\w*|avx_vnni\w*)$")
+
+
+def cpu_flags() -> list[str]:
+    """The CPU's vector instruction sets (AVX2, AVX-512 and its extensions, AMX, AVX-VNNI) from /proc/cpuinfo:
+    they decide which kernels torch, oneDNN and vLLM run, and so results' last bits and which formats run."""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                return sorted({x for x in line.split(":", 1)[1].split() if VECTOR_FLAGS.match(x)})
+    return []
 
 
 def _cpu_name() -> str:

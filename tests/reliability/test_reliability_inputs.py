@@ -444,6 +444,138 @@ def _(tmp):
     return ["compare", str(_finished()), str(FINISHED["other"])], ["task"]
 
 
+# ------------------------------------------------------------------------------------------------ submit
+
+def _bundle(tmp: Path, damage=None) -> Path:
+    """A copy of a finished family (base and RTN variants on three tasks) to submit, damaged by `damage`."""
+    fam = tmp / "bundle" / "tiny-llama"
+    shutil.copytree(FINISHED["family"], fam)
+    if damage is not None:
+        damage(fam)
+    return fam
+
+
+def _bundle_run(fam: Path, variant: str = "rtn-w8a16", task: str = "bbq") -> Path:
+    (manifest,) = (fam / variant / task).rglob("manifest.json")
+    return manifest.parent
+
+
+def _submit(fam: Path, *extra: str) -> list[str]:
+    return ["submit", str(fam), "--to", "OUT", *extra]
+
+
+def _edit_manifest(edit: Callable[[dict], None]):
+    def damage(fam: Path) -> None:
+        path = _bundle_run(fam) / "manifest.json"
+        doc = json.loads(path.read_text())
+        edit(doc)
+        path.write_text(json.dumps(doc))
+    return damage
+
+
+@case("submit: a folder with no run in it")
+def _(tmp):
+    empty = tmp / "empty"
+    empty.mkdir()
+    return _submit(empty), [str(empty), "no run folder"]
+
+
+@case("submit: a path that does not exist")
+def _(tmp):
+    return _submit(tmp / "nowhere"), [str(tmp / "nowhere")]
+
+
+@case("submit: manifest.json truncated")
+def _(tmp):
+    fam = _bundle(tmp, lambda f: _write(_bundle_run(f) / "manifest.json",
+                                        (_bundle_run(f) / "manifest.json").read_text()[:80]))
+    return _submit(fam), [str(_bundle_run(fam) / "manifest.json")]
+
+
+@case("submit: manifest.json binary garbage")
+def _(tmp):
+    fam = _bundle(tmp, lambda f: _write(_bundle_run(f) / "manifest.json", GARBAGE))
+    return _submit(fam), [str(_bundle_run(fam) / "manifest.json")]
+
+
+@case("submit: manifest.json a list, not an object")
+def _(tmp):
+    fam = _bundle(tmp, lambda f: _write(_bundle_run(f) / "manifest.json", "[1, 2]"))
+    return _submit(fam), [str(_bundle_run(fam) / "manifest.json")]
+
+
+@case("submit: manifest field of the wrong type")
+def _(tmp):
+    fam = _bundle(tmp, _edit_manifest(lambda d: d["data"].update(n_items="many")))
+    return _submit(fam), ["manifest.json", "data.n_items"]
+
+
+@case("submit: manifest without its variant")
+def _(tmp):
+    fam = _bundle(tmp, _edit_manifest(lambda d: d.pop("variant")))
+    return _submit(fam), ["manifest.json", "variant"]
+
+
+@case("submit: a variant name that is a path")
+def _(tmp):
+    fam = _bundle(tmp, _edit_manifest(lambda d: d["variant"].update(name="../../escaped")))
+    return _submit(fam), ["manifest.json", "variant.name"]
+
+
+@case("submit: metrics.json not UTF-8")
+def _(tmp):
+    fam = _bundle(tmp, lambda f: _write(_bundle_run(f) / "metrics.json", NOT_UTF8))
+    return _submit(fam), [str(_bundle_run(fam) / "metrics.json")]
+
+
+@case("submit: items.parquet binary garbage")
+def _(tmp):
+    fam = _bundle(tmp, lambda f: _write(_bundle_run(f) / "items.parquet", GARBAGE))
+    return _submit(fam), [str(_bundle_run(fam) / "items.parquet")]
+
+
+@case("submit: items.parquet empty")
+def _(tmp):
+    fam = _bundle(tmp, lambda f: _write(_bundle_run(f) / "items.parquet", b""))
+    return _submit(fam), [str(_bundle_run(fam) / "items.parquet")]
+
+
+@case("submit: an extra file in a run folder")
+def _(tmp):
+    fam = _bundle(tmp, lambda f: _write(_bundle_run(f) / "notes.txt", "hello"))
+    return _submit(fam), ["notes.txt"]
+
+
+@case("submit: a symlink inside the bundle")
+def _(tmp):
+    fam = _bundle(tmp, lambda f: os.symlink("/etc/hostname", _bundle_run(f) / "linked"))
+    return _submit(fam), ["linked", "symbolic link"]
+
+
+@case("submit: a variant without its base")
+def _(tmp):
+    fam = _bundle(tmp, lambda f: shutil.rmtree(f / "base"))
+    return _submit(fam), ["missing base"]
+
+
+@case("submit: --total-seconds negative")
+def _(tmp):
+    return _submit(_bundle(tmp), "--total-seconds", "-3"), ["--total-seconds"]
+
+
+@case("submit: --submitter with a control character")
+def _(tmp):
+    return _submit(_bundle(tmp), "--submitter", "me\x1b[31m"), ["--submitter"]
+
+
+@case("submit: --to is a file")
+def _(tmp):
+    f = _write(tmp / "a-file", "x")
+    argv = _submit(_bundle(tmp))
+    argv[argv.index("OUT")] = str(f)
+    return argv, ["--to"]
+
+
 # ------------------------------------------------------------------------------------------------ options
 
 @case("option: --limit 0")
@@ -498,9 +630,12 @@ def _(tmp):
 # ------------------------------------------------------------------------------------------------ the test
 
 @pytest.fixture(scope="module")
-def finished_runs(tmp_path_factory):
-    """Two small finished runs (bbq and crows_pairs) for the run-folder cases to copy and damage."""
+def finished_runs(tmp_path_factory, family_runs):
+    """Two small finished runs (bbq and crows_pairs) for the run-folder cases to copy and damage, and a finished
+    family (tests/conftest.py) for the submit cases."""
     from bench.cli.main import main
+
+    FINISHED["family"] = family_runs / "tiny-llama"
 
     out = tmp_path_factory.mktemp("finished")
     for task in ("bbq", "crows_pairs"):

@@ -21,7 +21,7 @@ from bench.compress.distill.student import (
 )
 from bench.compress.distill.training import train
 from bench.errors import UserError
-from bench.models.loading import ModelRef, fingerprint, load_causal_lm, load_tokenizer, resolve
+from bench.models.loading import ModelRef, fingerprint, load_causal_lm, load_tokenizer, resolve, save_tokenizer
 from bench.paths import home
 from bench.store.atomic import staged_dir, write_json
 from bench.store.provenance import digest, libraries
@@ -111,7 +111,7 @@ def distill(cfg: DistillConfig, out: Path | None = None, quiet: bool = False) ->
 
     with staged_dir(final) as tmp:
         student.eval().save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
+        save_tokenizer(tokenizer, tmp)
         write_json(tmp / PROVENANCE, {
             "schema": "qdbench.variant/1", "kind": "nds" if cfg.no_teacher else "distilled", "key": key,
             "family": cfg.teacher, "base": _identity(base),
