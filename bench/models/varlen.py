@@ -22,6 +22,7 @@ from bench.models.requests import LoglikelihoodResult
 
 NAME = "qdbench_tree"
 TYPES = frozenset({"llama", "qwen2", "qwen3", "mistral", "phi3", "olmo2"})
+BUCKET_SLACK = 1.5  # padded attention area a bucket may reach, over its trees' own
 LOGIT_CHUNK = 1024  # scored positions per output-projection chunk: 1024 × 49k vocabulary × 4 bytes ≈ 200 MB
 
 
@@ -40,12 +41,56 @@ def supports(model) -> bool:
 
 
 @dataclass
-class Layout:
-    """Where each tree of a flat row lies, and its mask (None: a chain, plain causal attention)."""
+class Bucket:
+    """Trees of similar size that go through attention as one padded batch (padding in attention only).
 
-    starts: list[int]
-    sizes: list[int]
-    masks: list
+    index: (n, w) flat position of each slot (padding points at position 0, masked out); mask: (n, 1, w, w)
+    bool, True where a query may attend a key; real: (n·w,) which slots hold a token; flat: their positions."""
+
+    index: object
+    mask: object
+    real: object
+    flat: object
+
+
+@dataclass
+class Layout:
+    buckets: list[Bucket]
+
+
+def buckets(trees: Sequence[PrefixTree], starts: Sequence[int], device: str, slack: float = BUCKET_SLACK) -> Layout:
+    """Trees (largest first) cut into buckets whose padded attention area n·w² stays within `slack` times
+    the trees' own Σ size², so a few attention calls per layer cover the batch."""
+    import numpy as np
+    import torch
+
+    order = sorted(range(len(trees)), key=lambda i: -trees[i].size)
+    groups: list[list[int]] = []
+    area = 0
+    for i in order:
+        s = trees[i].size
+        if groups and (len(groups[-1]) + 1) * trees[groups[-1][0]].size ** 2 <= slack * (area + s * s):
+            groups[-1].append(i)
+            area += s * s
+        else:
+            groups.append([i])
+            area = s * s
+    out = []
+    for g in groups:
+        w = trees[g[0]].size
+        index = np.zeros((len(g), w), dtype=np.int64)
+        mask = np.zeros((len(g), 1, w, w), dtype=bool)
+        mask[:, 0, np.arange(w), np.arange(w)] = True  # padding attends to itself: no empty rows
+        real = np.zeros((len(g), w), dtype=bool)
+        for row, i in enumerate(g):
+            t = trees[i]
+            index[row, :t.size] = np.arange(starts[i], starts[i] + t.size)
+            mask[row, 0, :t.size, :t.size] = t.ancestors()
+            real[row, :t.size] = True
+        real_t = torch.from_numpy(real.reshape(-1))
+        out.append(Bucket(torch.from_numpy(index).to(device), torch.from_numpy(mask).to(device),
+                          real_t.to(device), torch.from_numpy(index.reshape(-1)[real.reshape(-1)]).to(device)))
+    return Layout(out)
 
 
 def _register() -> None:
@@ -69,12 +114,15 @@ def tree_attention(module, query, key, value, attention_mask, dropout: float = 0
     if groups > 1:
         key = key.repeat_interleave(groups, dim=1)
         value = value.repeat_interleave(groups, dim=1)
-    out = torch.empty_like(query)
-    for start, size, mask in zip(qdbench_layout.starts, qdbench_layout.sizes, qdbench_layout.masks, strict=True):
-        span = slice(start, start + size)
-        out[:, :, span] = F.scaled_dot_product_attention(query[:, :, span], key[:, :, span], value[:, :, span],
-                                                         attn_mask=mask, is_causal=mask is None, scale=scaling)
-    return out.transpose(1, 2).contiguous(), None
+    q, k, v = query[0], key[0], value[0]  # (heads, tokens, head dim)
+    out = torch.empty_like(q)
+    heads, dim = q.shape[0], q.shape[-1]
+    for b in qdbench_layout.buckets:
+        n, w = b.index.shape
+        got = F.scaled_dot_product_attention(q[:, b.index].transpose(0, 1), k[:, b.index].transpose(0, 1),
+                                             v[:, b.index].transpose(0, 1), attn_mask=b.mask, scale=scaling)
+        out[:, b.flat] = got.transpose(0, 1).reshape(heads, n * w, dim)[:, b.real]
+    return out.transpose(0, 1)[None].contiguous(), None
 
 
 def score_trees(model, trees: Sequence[PrefixTree], device: str) -> list[list[LoglikelihoodResult]]:
@@ -84,20 +132,19 @@ def score_trees(model, trees: Sequence[PrefixTree], device: str) -> list[list[Lo
     if NAME not in _registered:
         _register()
         _registered.add(NAME)
-    ids, positions, starts, masks = [], [], [], []
+    ids, positions, starts = [], [], []
     rows, targets, lengths = [], [], []
     at = 0
     for t in trees:
         ids += t.tokens
         positions += t.depth
         starts.append(at)
-        masks.append(None if t.is_chain else torch.from_numpy(t.ancestors()).to(device))
         for nodes, cont in t.scored:
             rows += [at + n for n in nodes]
             targets += cont
             lengths.append(len(cont))
         at += t.size
-    layout = Layout(starts, [t.size for t in trees], masks)
+    layout = buckets(trees, starts, device)
     cfg = model.config
     before = cfg._attn_implementation
     cfg._attn_implementation = NAME
