@@ -23,6 +23,7 @@ from bench.models.chat import ChatMixin, Spec, finish
 from bench.models.loading import ModelRef, load_causal_lm, load_tokenizer
 from bench.models.prefix_tree import ROW_TOKENS, PrefixTree, key_cost, rows_sharing_prefixes
 from bench.models.requests import GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult
+from bench.models.shared_prefill import prefill
 
 
 def pick_device(device: str = "auto") -> str:
@@ -105,6 +106,7 @@ class HFBackend(ChatMixin):
         self._torch = torch
         self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
         self.flat = varlen.supports(self.model)  # trees end to end in one row, no padding (varlen.py)
+        self.share_prefill = True  # one prefill per distinct prompt of a generation batch (shared_prefill.py)
         matrices = sum(p.numel() for p in self.model.parameters() if p.dim() > 1)
         embeddings = self.model.get_input_embeddings()
         self._key_cost = key_cost(self.model.config, matrices - (embeddings.weight.numel() if embeddings else 0))
@@ -330,10 +332,11 @@ class HFBackend(ChatMixin):
         if any(s.temperature > 0 for s in specs):
             processors.append(_SeededSampler(specs, self.device))
         criteria = StoppingCriteriaList([_RowStop(specs, ids.shape[1], self.tokenizer)])
+        cache = prefill(self.model, ids, mask, self.device) if self.share_prefill else None
         with torch.inference_mode():
             out = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
                                       generation_config=config, logits_processor=processors,
-                                      stopping_criteria=criteria)
+                                      stopping_criteria=criteria, past_key_values=cache)
         new = out[:, ids.shape[1]:].cpu().tolist()
         results = []
         for row, spec in zip(new, specs, strict=True):
