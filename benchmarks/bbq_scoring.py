@@ -31,8 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import re
 import statistics
 import sys
 import tempfile
@@ -42,19 +40,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.timing import cpu_flags, gemm_rate, interleaved, load, median_ratio  # noqa: E402
 
 TARGETS = {"vs lm-eval": 5.0, "of floor": 0.60, "max |dLL|": 1e-4}
-
-
-def gemm_rate(seconds: float = 0.5, dtype=torch.float32) -> float:
-    """FLOP/s of a 1024³ matrix product on this thread count, now."""
-    a, b = torch.randn(1024, 1024, dtype=dtype), torch.randn(1024, 1024, dtype=dtype)
-    a @ b
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        a @ b
-        n += 1
-    return n * 2 * 1024**3 / (time.perf_counter() - t0)
 
 
 def floor_flops(model, pairs: set) -> float:
@@ -65,20 +53,6 @@ def floor_flops(model, pairs: set) -> float:
     scored = {(ctx + cont)[:j] for ctx, cont in pairs for j in range(len(ctx), len(ctx) + len(cont))}
     keys = sum(map(len, prefixes))
     return 2 * params * len(prefixes) + 2 * d * vocab * len(scored) + 4 * d * layers * keys
-
-
-def cpu_flags() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or "unknown CPU"
-    model = re.search(r"model name\s*:\s*(.*)", text)
-    flags = sorted(set(re.findall(r"\b(avx512[a-z_0-9]*|avx2|amx[a-z_0-9]*)\b", text)))
-    return f"{model.group(1) if model else 'CPU'}; {' '.join(flags)}"
-
-
-def load() -> float:
-    return os.getloadavg()[0]
 
 
 def pick_docs(docs: list[dict], n: int, layout: str, stratify_by) -> list[dict]:
@@ -100,23 +74,6 @@ def picks(out: list, per_item: list) -> list[int]:
         res.append(lls.index(max(lls)))
         k += len(rs)
     return res
-
-
-def measure(methods: dict, rounds: int, floor: float) -> tuple[dict, dict, list]:
-    """Interleaved rounds: per method its seconds, its floor share (at the GEMM rate measured just before it)
-    and its outputs; and the load average at the start of each round."""
-    stats = {name: {"s": [], "of floor": []} for name in methods}
-    outs, loads = {}, []
-    for _ in range(rounds):
-        loads.append(round(load(), 1))
-        for name, (fn, dtype) in methods.items():
-            rate = gemm_rate(dtype=dtype)
-            t0 = time.perf_counter()
-            outs[name] = fn()
-            t = time.perf_counter() - t0
-            stats[name]["s"].append(t)
-            stats[name]["of floor"].append(floor / rate / t)
-    return stats, outs, loads
 
 
 def run_layout(args, layout: str, task, data, hf, hf16, lm, vllm) -> dict:
@@ -154,7 +111,8 @@ def run_layout(args, layout: str, task, data, hf, hf16, lm, vllm) -> dict:
                                        torch.float32)
     if vllm is not None:
         methods["vLLM prompt_logprobs"] = (lambda: vllm.loglikelihood(requests), torch.float32)
-    stats, outs, loads = measure(methods, args.rounds, floor)
+    timed, outs, loads = interleaved({k: fn for k, (fn, _) in methods.items()}, args.rounds,
+                                     before=lambda name: gemm_rate(dtype=methods[name][1]))
 
     with tempfile.TemporaryDirectory() as tmp:  # first run fills the request cache, the re-run reads it
         key = model_key(fingerprint(Path(hf.ref.path)), None, "hf", "float32@cpu")
@@ -168,14 +126,15 @@ def run_layout(args, layout: str, task, data, hf, hf16, lm, vllm) -> dict:
 
     reference = outs["qdbench one sequence per option"]
     ref_picks = picks(reference, per_item)
-    lm_times = stats.get("lm-eval 0.4 HFLM", {}).get("s")
+    lm_times = timed["s"].get("lm-eval 0.4 HFLM")
     rows = {}
     for name in methods:
         diffs = [abs(a.logprob - b.logprob) for a, b in zip(outs[name], reference, strict=True)]
-        t = stats[name]["s"]
-        vs_lm = statistics.median(a / b for a, b in zip(lm_times, t, strict=True)) if lm_times else None
-        rows[name] = {"s": statistics.median(t), "items/s": len(docs) / statistics.median(t), "vs lm-eval": vs_lm,
-                      "of floor": statistics.median(stats[name]["of floor"]),
+        t = timed["s"][name]
+        rows[name] = {"s": statistics.median(t), "items/s": len(docs) / statistics.median(t),
+                      "vs lm-eval": median_ratio(lm_times, t) if lm_times else None,
+                      "of floor": statistics.median(floor / rate / x for rate, x in zip(timed["before"][name], t,
+                                                                                           strict=True)),
                       "max |dLL|": max(diffs), "median |dLL|": statistics.median(diffs),
                       "same pick": sum(a == b for a, b in zip(picks(outs[name], per_item), ref_picks, strict=True)),
                       "rounds s": [round(x, 2) for x in t]}
@@ -183,7 +142,7 @@ def run_layout(args, layout: str, task, data, hf, hf16, lm, vllm) -> dict:
     return {"layout": layout, "items": len(docs), "requests": len(requests), "input tokens": n_tokens,
             "distinct prefix tokens": len({s[:j] for c, t in pairs for s in [c + t[:-1]]
                                            for j in range(1, len(s) + 1)}),
-            "floor GFLOP": floor / 1e9, "loads": loads, "load after": round(load(), 1), "rows": rows,
+            "floor GFLOP": floor / 1e9, "loads": loads, "load after": load(), "rows": rows,
             "cache": {"first s": first, "rerun s": rerun}}
 
 

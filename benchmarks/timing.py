@@ -1,0 +1,69 @@
+"""What every benchmark here shares: the machine's name and load, the GEMM rate now, interleaved rounds.
+
+On a shared machine the load drifts within minutes, so methods run interleaved (A B C, A B C, ...) and each
+figure is the median over rounds of a ratio taken within a round.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+def load() -> float:
+    return round(os.getloadavg()[0], 1)
+
+
+def cpu_flags() -> str:
+    """CPU model and the vector extensions that decide CPU speed (AVX2, AVX-512 and its BF16/VNNI, AMX)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown CPU"
+    model = re.search(r"model name\s*:\s*(.*)", text)
+    flags = sorted(set(re.findall(r"\b(avx512[a-z_0-9]*|avx2|amx[a-z_0-9]*)\b", text)))
+    return f"{model.group(1).strip() if model else 'CPU'}; {' '.join(flags)}"
+
+
+def gemm_rate(seconds: float = 0.5, dtype=None) -> float:
+    """FLOP/s of a 1024³ matrix product on this thread count, now."""
+    import torch
+
+    dtype = dtype or torch.float32
+    a, b = torch.randn(1024, 1024, dtype=dtype), torch.randn(1024, 1024, dtype=dtype)
+    a @ b
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        n += 1
+    return n * 2 * 1024**3 / (time.perf_counter() - t0)
+
+
+def interleaved(methods: dict[str, Callable[[], object]], rounds: int,
+                before: Callable[[str], object] | None = None) -> tuple[dict, dict, list]:
+    """Run the methods A B C, A B C, ... `rounds` times: per method its seconds per round and whatever
+    `before(name)` returned just before it ran (e.g. the GEMM rate then); its last output; the load average at
+    the start of each round."""
+    seconds: dict[str, list[float]] = {name: [] for name in methods}
+    pre: dict[str, list] = {name: [] for name in methods}
+    outs: dict[str, object] = {}
+    loads = []
+    for _ in range(rounds):
+        loads.append(load())
+        for name, fn in methods.items():
+            if before is not None:
+                pre[name].append(before(name))
+            t0 = time.perf_counter()
+            outs[name] = fn()
+            seconds[name].append(time.perf_counter() - t0)
+    return {"s": seconds, "before": pre}, outs, loads
+
+
+def median_ratio(a: list[float], b: list[float]) -> float:
+    """Median over rounds of a[i] / b[i]."""
+    return statistics.median(x / y for x, y in zip(a, b, strict=True))
