@@ -2,14 +2,16 @@
 
 The context/continuation boundary follows lm-eval: trailing whitespace of the context moves to the
 continuation, the pair is encoded whole, and the continuation is the tail of that encoding past the context's
-own encoding. Contexts are sorted by tokens, neighbours sharing a prefix become one prefix tree per row, rows are
-batched by a token budget, and only the scored positions go through the output projection and the fp32
-log-softmax.
+own encoding. Requests are sorted by tokens and neighbours sharing a prefix become one prefix tree
+(prefix_tree.py); the trees of a batch are laid end to end in one row without padding, attention per tree
+(varlen.py), where the model type allows, else in padded rows; only the scored positions go through the output
+projection and the fp32 log-softmax.
 
-Generation runs `model.generate` (KV cache, stopping criteria checked on the recent tail only), and every
-request draws from its own `torch.Generator` seeded with `request.seed`, on the model's device, so a request's
-text does not depend on which other requests share its batch (up to the float rounding of batched matrix
-products) and a base model and its variants see the same random streams.
+Generation runs `model.generate` (KV cache, stopping criteria checked on the recent tail only) after one
+prefill per distinct prompt (shared_prefill.py: k samples of a prompt share it), and every request draws from
+its own `torch.Generator` seeded with `request.seed`, on the model's device, so a request's text does not
+depend on which other requests share its batch (up to the float rounding of batched matrix products) and a
+base model and its variants see the same random streams.
 """
 
 from __future__ import annotations
@@ -211,10 +213,11 @@ class HFBackend(ChatMixin):
         self.batch_tokens = max(width, fitted * width // (2 if fitted > 1 else 1))
 
     def _score_trees(self, trees: list[PrefixTree]) -> list[list[LoglikelihoodResult]]:
-        """One row per prefix tree: [pad, shared part, scored part, pad], every row's scored part starting at
-        the same column, so the positions whose logits are needed (the last context token and all but the
-        last token of each continuation) occupy one band of columns and only that band goes through the
-        output projection (on a 49k vocabulary it would otherwise cost as much as the layers). Each token
+        """Padded rows, for model types the unpadded path does not take (varlen.supports). One row per tree:
+        [pad, shared part, scored part, pad], every row's scored part starting at the same column, so the
+        positions whose logits are needed (the last context token and all but the last token of each
+        continuation) occupy one band of columns and only that band goes through the output projection (on a
+        49k vocabulary it would otherwise cost as much as the layers). Each token
         sits at its depth in the tree and attends to its ancestors only (a boolean mask, which SDPA takes as
         it is), so a token has exactly the hidden state it has in its own sequence."""
         torch = self._torch
