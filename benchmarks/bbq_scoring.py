@@ -132,6 +132,7 @@ def run_layout(args, layout: str, task, data, hf, hf16, lm, vllm) -> dict:
         diffs = [abs(a.logprob - b.logprob) for a, b in zip(outs[name], reference, strict=True)]
         t = timed["s"][name]
         rows[name] = {"s": statistics.median(t), "items/s": len(docs) / statistics.median(t),
+                      "cpu s": statistics.median(timed["cpu s"][name]),
                       "vs lm-eval": median_ratio(lm_times, t) if lm_times else None,
                       "of floor": statistics.median(floor / rate / x for rate, x in zip(timed["before"][name], t,
                                                                                            strict=True)),
@@ -150,11 +151,12 @@ def print_layout(res: dict, head: str) -> None:
     print(f"\n{res['items']} BBQ items ({head}, {res['layout']}) x 3 options: {res['input tokens']} input tokens, "
           f"{res['distinct prefix tokens']} distinct prefixes; loads per round {res['loads']}, after "
           f"{res['load after']}")
-    print(f"{'method':36} {'s':>7} {'items/s':>8} {'vs lm-eval':>10} {'of floor':>8} {'max |dLL|':>10} "
+    print(f"{'method':36} {'s':>7} {'cpu s':>7} {'items/s':>8} {'vs lm-eval':>10} {'of floor':>8} {'max |dLL|':>10} "
           f"{'med |dLL|':>10} {'same pick':>9}")
     for name, r in res["rows"].items():
         ratio = f"{r['vs lm-eval']:.2f}x" if r["vs lm-eval"] else "-"
-        print(f"{name:36} {r['s']:7.2f} {r['items/s']:8.2f} {ratio:>10} {r['of floor']:8.1%} {r['max |dLL|']:10.2e} "
+        print(f"{name:36} {r['s']:7.2f} {r['cpu s']:7.2f} {r['items/s']:8.2f} {ratio:>10} {r['of floor']:8.1%} "
+              f"{r['max |dLL|']:10.2e} "
               f"{r['median |dLL|']:10.2e} {r['same pick']:>4}/{res['items']}")
     c = res["cache"]
     print(f"request cache: first run {c['first s']:.2f} s, fully cached re-run {c['rerun s']:.3f} s")

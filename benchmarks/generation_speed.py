@@ -147,6 +147,7 @@ def main() -> None:
             for name in methods:
                 t = timed["s"][name]
                 rows[name] = {"s": statistics.median(t), "samples/s": len(requests) / statistics.median(t),
+                              "cpu s": statistics.median(timed["cpu s"][name]),
                               "vs HF per sample": median_ratio(base_t, t),
                               "same text": sum(a == b for a, b in zip(outs[name], ours, strict=True)),
                               **quality(hf, requests, outs[name]), "rounds s": [round(x, 2) for x in t]}
@@ -156,10 +157,10 @@ def main() -> None:
             print(f"\n{workload}: {len(docs)} prompts x {k} ({data.origin}), up to {requests[0].max_new_tokens} new "
                   f"tokens, temperature {requests[0].temperature}, top-p {requests[0].top_p}; loads per round "
                   f"{loads}, after {load()}")
-            print(f"{'method':34} {'s':>7} {'samples/s':>9} {'vs HF/sample':>12} {'same text':>9} {'tokens':>6} "
-                  f"{'ll/token ± 2 se':>16}")
+            print(f"{'method':34} {'s':>7} {'cpu s':>7} {'samples/s':>9} {'vs HF/sample':>12} {'same text':>9} "
+                  f"{'tokens':>6} {'ll/token ± 2 se':>16}")
             for name, r in rows.items():
-                print(f"{name:34} {r['s']:7.2f} {r['samples/s']:9.2f} {r['vs HF per sample']:11.2f}x "
+                print(f"{name:34} {r['s']:7.2f} {r['cpu s']:7.2f} {r['samples/s']:9.2f} {r['vs HF per sample']:11.2f}x "
                       f"{r['same text']:>4}/{len(requests):<4} {r['mean tokens']:6.1f} "
                       f"{r['ll/token']:8.3f} ± {2 * r['ll/token sem']:.3f}")
     finally:

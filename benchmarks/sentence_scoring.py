@@ -107,6 +107,7 @@ def run_task(name: str, data_dir: Path | None, args, hf, lm, vllm) -> dict:
         t = timed["s"][m]
         diffs = [abs(a.logprob - b.logprob) for a, b in zip(outs[m], reference, strict=True)]
         rows[m] = {"s": statistics.median(t), "items/s": len(docs) / statistics.median(t),
+                   "cpu s": statistics.median(timed["cpu s"][m]),
                    "sentences/s": len(requests) / statistics.median(t),
                    "vs lm-eval": median_ratio(lm_t, t) if lm_t else None, "max |dLL|": max(diffs),
                    "same ranking": sum(a == b for a, b in zip(ranking(outs[m], per_item), ref_rank, strict=True)),
@@ -123,11 +124,11 @@ def print_task(res: dict) -> None:
     print(f"\n{res['task']}: {res['items']} {unit} ({res['origin']}, stratified sample), {res['sentences']} "
           f"sentences, {res['input tokens']} input tokens, {res['distinct prefix tokens']} distinct prefixes; "
           f"loads per round {res['loads']}, after {res['load after']}")
-    print(f"{'method':36} {'s':>7} {unit + '/s':>10} {'sent/s':>8} {'vs lm-eval':>10} {'max |dLL|':>10} "
+    print(f"{'method':36} {'s':>7} {'cpu s':>7} {unit + '/s':>10} {'sent/s':>8} {'vs lm-eval':>10} {'max |dLL|':>10} "
           f"{'same rank':>9}")
     for name, r in res["rows"].items():
         ratio = f"{r['vs lm-eval']:.2f}x" if r["vs lm-eval"] else "-"
-        print(f"{name:36} {r['s']:7.2f} {r['items/s']:10.2f} {r['sentences/s']:8.1f} {ratio:>10} "
+        print(f"{name:36} {r['s']:7.2f} {r['cpu s']:7.2f} {r['items/s']:10.2f} {r['sentences/s']:8.1f} {ratio:>10} "
               f"{r['max |dLL|']:10.2e} {r['same ranking']:>4}/{res['items']}")
 
 

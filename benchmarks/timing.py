@@ -46,10 +46,13 @@ def gemm_rate(seconds: float = 0.5, dtype=None) -> float:
 
 def interleaved(methods: dict[str, Callable[[], object]], rounds: int,
                 before: Callable[[str], object] | None = None) -> tuple[dict, dict, list]:
-    """Run the methods A B C, A B C, ... `rounds` times: per method its seconds per round and whatever
-    `before(name)` returned just before it ran (e.g. the GEMM rate then); its last output; the load average at
-    the start of each round."""
+    """Run the methods A B C, A B C, ... `rounds` times: per method its wall seconds per round, its process CPU
+    seconds (this process's threads only: a method running in another process, like vLLM's worker, shows
+    none) and whatever `before(name)` returned just before it ran (e.g. the GEMM rate then); its last output;
+    the load average at the start of each round. CPU seconds barely change with the machine's load: at one
+    thread they are close to what the wall clock would say on an idle machine."""
     seconds: dict[str, list[float]] = {name: [] for name in methods}
+    cpu: dict[str, list[float]] = {name: [] for name in methods}
     pre: dict[str, list] = {name: [] for name in methods}
     outs: dict[str, object] = {}
     loads = []
@@ -58,10 +61,11 @@ def interleaved(methods: dict[str, Callable[[], object]], rounds: int,
         for name, fn in methods.items():
             if before is not None:
                 pre[name].append(before(name))
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             outs[name] = fn()
             seconds[name].append(time.perf_counter() - t0)
-    return {"s": seconds, "before": pre}, outs, loads
+            cpu[name].append(time.process_time() - c0)
+    return {"s": seconds, "cpu s": cpu, "before": pre}, outs, loads
 
 
 def median_ratio(a: list[float], b: list[float]) -> float:
