@@ -7,7 +7,9 @@ and peak memory, and the time the task's whole shared data set would take, so a 
 Each (task, variant) is one fresh `qdbench run --limit N --no-request-cache` process on the task's published
 files (../shared/data), timed whole (imports, model load, scoring, metrics) and by the run's own clock
 (`timings.wall_s_last_session` in its manifest); peak memory is that process's maximum resident set. The
-whole-data time is the process's start-up plus every available item at the measured rate. Results append to
+whole-data time is the process's start-up plus every available item at the measured rate; the idle estimate
+takes the process's CPU seconds instead (start-up once, the run's share over its threads and scaled to every
+item): what it would take on this machine with nothing else running, if its threads kept busy. Results append to
 `--out` (one JSON line each; a rerun skips what is there), `--table` prints the Markdown table from it. The
 load average before and after each run and the CPU are recorded: on a shared machine, read seconds together
 with the load, and compare rows measured under similar load.
@@ -72,9 +74,19 @@ def run_one(python: str, task: str, model: str, extra: list[str], threads: int, 
     run_s = timings["wall_s_last_session"]
     rate = data["n_items"] / run_s
     return {"items": data["n_items"], "items available": data["n_items_available"], "process s": round(wall, 1),
+            "process cpu s": round(usage.ru_utime + usage.ru_stime, 1),
             "run s": round(run_s, 1), "items/s": round(rate, 3), "peak MiB": round(usage.ru_maxrss / 1024),
             "whole data s": round(wall - run_s + data["n_items_available"] / rate),
+            "whole data idle s": round(idle_estimate(usage.ru_utime + usage.ru_stime, wall, run_s, threads,
+                                                     data["n_items_available"] / data["n_items"])),
             "load before": before, "load after": load()}
+
+
+def idle_estimate(cpu: float, wall: float, run: float, threads: int, scale: float) -> float:
+    """Seconds on an otherwise idle machine: the CPU seconds split between start-up (one thread, once) and the
+    run (its threads, scaled to every item) in proportion to their wall time."""
+    start = cpu * (wall - run) / wall
+    return start + (cpu - start) / threads * scale
 
 
 def hours(s: float) -> str:
@@ -82,15 +94,18 @@ def hours(s: float) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| task | variant | items measured | run s | items/s | peak MiB | whole shared data (items) | "
-             "whole data, est. | load |", "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    head = ["task", "variant", "items measured", "process s (CPU s)", "run s", "items/s", "peak MiB",
+            "whole shared data (items)", "whole data, est.", "idle est.", "load"]
+    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * 8 + "---|"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['task']} | {r['variant']} | failed: {r['error'][:80]} | | | | | | {r['load before']} |")
-            continue
-        lines.append(f"| {r['task']} | {r['variant']} | {r['items']} | {r['run s']} | {r['items/s']} | "
-                     f"{r['peak MiB']} | {r['items available']} | {hours(r['whole data s'])} | "
-                     f"{r['load before']}–{r['load after']} |")
+            cells = [r["task"], r["variant"], f"failed: {r['error'][:80]}"] + [""] * 7 + [str(r["load before"])]
+        else:
+            cells = [r["task"], r["variant"], r["items"], f"{r['process s']} ({r.get('process cpu s', '-')})",
+                     r["run s"], r["items/s"], r["peak MiB"], r["items available"], hours(r["whole data s"]),
+                     hours(r["whole data idle s"]) if "whole data idle s" in r else "-",
+                     f"{r['load before']}–{r['load after']}"]
+        lines.append("| " + " | ".join(map(str, cells)) + " |")
     return "\n".join(lines)
 
 
