@@ -174,12 +174,14 @@ def score_trees(model, trees: Sequence[PrefixTree], device: str) -> list[list[Lo
 
 
 def token_parts(logits, targets):
-    """(fp32 log-probability of each target, whether it is the argmax), on the CPU."""
+    """(fp32 log-probability of each target, whether it is the argmax), on the CPU: the target's logit minus
+    the log-sum-exp of its row, so no positions × vocabulary matrix of log-probabilities is written."""
     import torch
 
-    lp = torch.log_softmax(logits.float(), dim=-1)
-    targets = targets.to(lp.device)
-    return (lp.gather(-1, targets[:, None]).squeeze(-1).double().cpu(), (lp.argmax(-1) == targets).cpu())
+    logits = logits.float()
+    targets = targets.to(logits.device)
+    lp = logits.gather(-1, targets[:, None]).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+    return lp.double().cpu(), (logits.argmax(-1) == targets).cpu()
 
 
 def per_request(token_lp, greedy, lengths: list[int]) -> list[LoglikelihoodResult]:
