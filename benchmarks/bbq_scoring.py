@@ -40,19 +40,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.timing import cpu_flags, gemm_rate, interleaved, load, median_ratio  # noqa: E402
+from benchmarks.timing import cpu_flags, floor_flops, gemm_rate, interleaved, load, median_ratio  # noqa: E402
 
 TARGETS = {"vs lm-eval": 5.0, "of floor": 0.60, "max |dLL|": 1e-4}
-
-
-def floor_flops(model, pairs: set) -> float:
-    cfg = model.config
-    d, layers, vocab = cfg.hidden_size, cfg.num_hidden_layers, cfg.vocab_size
-    params = sum(t.numel() for t in model.parameters() if t.dim() > 1) - model.get_input_embeddings().weight.numel()
-    prefixes = {seq[:j] for ctx, cont in pairs for seq in [ctx + cont[:-1]] for j in range(1, len(seq) + 1)}
-    scored = {(ctx + cont)[:j] for ctx, cont in pairs for j in range(len(ctx), len(ctx) + len(cont))}
-    keys = sum(map(len, prefixes))
-    return 2 * params * len(prefixes) + 2 * d * vocab * len(scored) + 4 * d * layers * keys
 
 
 def pick_docs(docs: list[dict], n: int, layout: str, stratify_by) -> list[dict]:

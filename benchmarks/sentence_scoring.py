@@ -1,6 +1,7 @@
 """Sentence scoring speed (StereoSet, CrowS-Pairs): qdbench's HF scorer (prefix trees end to end without
-padding; one sequence per sentence), lm-eval's HFLM (`loglikelihood_rolling` for whole sentences,
-`loglikelihood` for StereoSet's intersentence continuations) and vLLM, on the same items and loaded weights.
+padding; the same trees in padded rows; one sequence per sentence), lm-eval's HFLM (`loglikelihood_rolling`
+for whole sentences, `loglikelihood` for StereoSet's intersentence continuations) and vLLM, on the same items
+and loaded weights.
 
     OMP_NUM_THREADS=2 python benchmarks/sentence_scoring.py --model builtin:smollm2-135m
         [--stereoset-dir ../shared/data/stereoset] [--crows-dir ../shared/data/crows_pairs] [--items 60]
@@ -11,7 +12,8 @@ intrasentence candidates are whole sentences sharing every token up to the blank
 share their context; CrowS-Pairs' two sentences share their beginning where they differ late. The prefix trees
 score each shared token once. Agreement is per sentence (max |dLL| against one sequence per sentence) and per
 item (the same ranking of its sentences by log-likelihood, the order both tasks' outcomes come from). Methods
-run interleaved, figures are medians over rounds of within-round ratios; load per round is printed.
+run interleaved, figures are medians over rounds of within-round ratios (against lm-eval, and against the FLOP
+floor of bbq_scoring.py at the GEMM rate measured just before the method ran); load per round is printed.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.timing import cpu_flags, interleaved, load, median_ratio  # noqa: E402
+from benchmarks.timing import cpu_flags, floor_flops, gemm_rate, interleaved, load, median_ratio  # noqa: E402
 
 TARGETS = {"vs lm-eval": 3.0, "stereoset clusters/s (2 threads)": 10.0}
 DATA = {"stereoset": "stereoset", "crows_pairs": "crows_pairs"}
@@ -98,7 +100,8 @@ def run_task(name: str, data_dir: Path | None, args, hf, lm, vllm) -> dict:
         methods["lm-eval 0.4 HFLM (rolling)"] = lmeval_method(lm, requests)
     if vllm is not None:
         methods["vLLM prompt_logprobs"] = lambda: vllm.loglikelihood(requests)
-    timed, outs, loads = interleaved(methods, args.rounds)
+    floor = floor_flops(hf.model, {(tuple(c), tuple(t)) for c, t in pairs})
+    timed, outs, loads = interleaved(methods, args.rounds, before=lambda name: gemm_rate())
     reference = outs["qdbench one sequence per sentence"]
     ref_rank = ranking(reference, per_item)
     lm_t = timed["s"].get("lm-eval 0.4 HFLM (rolling)")
@@ -110,6 +113,8 @@ def run_task(name: str, data_dir: Path | None, args, hf, lm, vllm) -> dict:
                    "cpu s": statistics.median(timed["cpu s"][m]),
                    "sentences/s": len(requests) / statistics.median(t),
                    "vs lm-eval": median_ratio(lm_t, t) if lm_t else None, "max |dLL|": max(diffs),
+                   "of floor": statistics.median(floor / rate / x for rate, x in zip(timed["before"][m], t,
+                                                                                      strict=True)),
                    "same ranking": sum(a == b for a, b in zip(ranking(outs[m], per_item), ref_rank, strict=True)),
                    "rounds s": [round(x, 2) for x in t]}
     return {"task": name, "items": len(docs), "sentences": len(requests), "origin": data.origin,
@@ -124,12 +129,12 @@ def print_task(res: dict) -> None:
     print(f"\n{res['task']}: {res['items']} {unit} ({res['origin']}, stratified sample), {res['sentences']} "
           f"sentences, {res['input tokens']} input tokens, {res['distinct prefix tokens']} distinct prefixes; "
           f"loads per round {res['loads']}, after {res['load after']}")
-    print(f"{'method':36} {'s':>7} {'cpu s':>7} {unit + '/s':>10} {'sent/s':>8} {'vs lm-eval':>10} {'max |dLL|':>10} "
-          f"{'same rank':>9}")
+    print(f"{'method':36} {'s':>7} {'cpu s':>7} {unit + '/s':>10} {'sent/s':>8} {'vs lm-eval':>10} {'of floor':>8} "
+          f"{'max |dLL|':>10} {'same rank':>9}")
     for name, r in res["rows"].items():
         ratio = f"{r['vs lm-eval']:.2f}x" if r["vs lm-eval"] else "-"
         print(f"{name:36} {r['s']:7.2f} {r['cpu s']:7.2f} {r['items/s']:10.2f} {r['sentences/s']:8.1f} {ratio:>10} "
-              f"{r['max |dLL|']:10.2e} {r['same ranking']:>4}/{res['items']}")
+              f"{r['of floor']:8.1%} {r['max |dLL|']:10.2e} {r['same ranking']:>4}/{res['items']}")
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""What every benchmark here shares: the machine's name and load, the GEMM rate now, interleaved rounds.
+"""What every benchmark here shares: the machine's name and load, the GEMM rate now, the FLOP floor of a set of
+scoring requests, interleaved rounds.
 
 On a shared machine the load drifts within minutes, so methods run interleaved (A B C, A B C, ...) and each
 figure is the median over rounds of a ratio taken within a round.
@@ -42,6 +43,19 @@ def gemm_rate(seconds: float = 0.5, dtype=None) -> float:
         a @ b
         n += 1
     return n * 2 * 1024**3 / (time.perf_counter() - t0)
+
+
+def floor_flops(model, pairs: set) -> float:
+    """FLOPs the best kernel needs for these (context ids, continuation ids) pairs, each distinct prefix once:
+    2·P·(distinct prefix tokens) + 2·d·V·(scored positions) + 4·d·L·Σ keys attended (P: non-embedding
+    parameters in matrices)."""
+    cfg = model.config
+    d, layers, vocab = cfg.hidden_size, cfg.num_hidden_layers, cfg.vocab_size
+    params = sum(t.numel() for t in model.parameters() if t.dim() > 1) - model.get_input_embeddings().weight.numel()
+    prefixes = {seq[:j] for ctx, cont in pairs for seq in [ctx + cont[:-1]] for j in range(1, len(seq) + 1)}
+    scored = {(ctx + cont)[:j] for ctx, cont in pairs for j in range(len(ctx), len(ctx) + len(cont))}
+    keys = sum(map(len, prefixes))
+    return 2 * params * len(prefixes) + 2 * d * vocab * len(scored) + 4 * d * layers * keys
 
 
 def interleaved(methods: dict[str, Callable[[], object]], rounds: int,
