@@ -17,23 +17,36 @@ def backend(tiny_model_dir):
     return HFBackend(resolve("builtin:tiny-llama"), device="cpu", dtype="float32")
 
 
-def limit_rows(backend, rows: int):
-    """Make the model run out of memory on any batch of more than `rows` rows."""
+def limit_rows(backend, rows: int, tokens: int | None = None):
+    """Make the model run out of memory on any batch of more than `rows` rows, and (the unpadded path: every
+    tree of a batch end to end in one row) on a row of more than `tokens` tokens."""
     forward = backend.model.forward
+    decoder = backend.model.get_decoder()
+    decoder_forward = decoder.forward
 
     def guarded(*args, **kwargs):
         if kwargs["input_ids"].shape[0] > rows:
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
         return forward(*args, **kwargs)
 
+    def guarded_decoder(*args, **kwargs):
+        if tokens is not None and kwargs["input_ids"].shape[1] > tokens:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return decoder_forward(*args, **kwargs)
+
     backend.model.forward = guarded
+    decoder.forward = guarded_decoder
 
 
-@pytest.mark.parametrize("pack", [True, False])
-def test_out_of_memory_splits_the_batch_and_loses_nothing(backend, pack):
-    backend.pack = pack
+@pytest.mark.parametrize("pack, flat", [(True, True), (True, False), (False, False)])
+def test_out_of_memory_splits_the_batch_and_loses_nothing(backend, pack, flat):
+    from bench.models.prefix_tree import PrefixTree
+
+    backend.pack, backend.flat = pack, flat
     want = backend.loglikelihood(REQUESTS)
-    limit_rows(backend, 2)
+    encoded = [backend.encode_pair(r.context, r.continuation) for r in REQUESTS]
+    tree = max(PrefixTree(encoded, range(3 * i, 3 * i + 3)).size for i in range(6))
+    limit_rows(backend, 2, 2 * tree)
     got = backend.loglikelihood(REQUESTS)
     assert backend.oom_splits > 0 and backend.max_batch_size <= 2
     assert [g.logprob for g in got] == pytest.approx([w.logprob for w in want], abs=1e-5)

@@ -84,3 +84,23 @@ def test_bad_settings_are_refused(tiny_backend):
         tiny_backend.generate([GenerationRequest("x", max_new_tokens=0)])
     with pytest.raises(ValueError):
         tiny_backend.generate([GenerationRequest("x", top_p=0.0, temperature=1.0)])
+
+
+def test_samples_of_one_prompt_share_one_prefill(tiny_backend, monkeypatch):
+    """k samples of a prompt: its prompt goes through the model once (one prefill row per distinct prompt),
+    and every sample's text is the one it has when generated alone."""
+    reqs = [sampled(7 + j, "The cat sat on", 10) for j in range(4)] + [sampled(50, "Hi", 6), sampled(51, "Hi", 6)]
+    alone = [tiny_backend.generate([r])[0] for r in reqs]
+    prefill_rows = []
+    forward = tiny_backend.model.forward
+
+    def spy(*args, **kwargs):
+        if kwargs.get("past_key_values") is None:
+            prefill_rows.append(kwargs["input_ids"].shape[0])
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(tiny_backend.model, "forward", spy)
+    together = tiny_backend.generate(reqs)
+    assert prefill_rows == [2]
+    assert together == alone
+    assert len(set(together[:4])) > 1  # the samples differ from each other

@@ -51,16 +51,24 @@ def test_boundary_follows_lm_eval(tiny_backend):
 
 
 def assert_packed_equals_single(backend, requests, tol: float) -> None:
-    """The packed scorer against one sequence per option on the same requests."""
-    packed = backend.loglikelihood(requests)
+    """The packed scorer, both ways (trees end to end without padding, and padded rows), against one sequence
+    per option on the same requests."""
+    assert backend.flat  # a llama: the unpadded path is taken by default
     backend.pack = False
     try:
         single = backend.loglikelihood(requests)
     finally:
         backend.pack = True
-    assert [r.n_tokens for r in packed] == [r.n_tokens for r in single]
-    assert [r.logprob for r in packed] == pytest.approx([r.logprob for r in single], abs=tol)
-    assert [r.is_greedy for r in packed] == [r.is_greedy for r in single]
+    for flat in (True, False):
+        backend.flat = flat
+        try:
+            packed = backend.loglikelihood(requests)
+        finally:
+            backend.flat = True
+        assert [r.n_tokens for r in packed] == [r.n_tokens for r in single]
+        assert [r.logprob for r in packed] == pytest.approx([r.logprob for r in single], abs=tol)
+        assert [r.is_greedy for r in packed] == [r.is_greedy for r in single]
+    assert backend.model.config._attn_implementation == "sdpa"  # the tree attention was only borrowed
 
 
 def test_packed_shared_context_equals_one_sequence_per_option(tiny_backend):
@@ -91,16 +99,12 @@ SHARED = [R("The cat sat on the mat. Question: who sat?\nAnswer:", " the cat"),
 
 
 def test_contexts_sharing_a_prefix_are_one_tree_and_score_as_apart(tiny_backend):
-    from bench.models.hf import _PrefixTree, _rows_sharing_prefixes
+    from bench.models.prefix_tree import PrefixTree, rows_sharing_prefixes
 
     encoded = [tiny_backend.encode_pair(r.context, r.continuation) for r in SHARED]
-    groups: dict = {}
-    for i, (ctx, _) in enumerate(encoded):
-        groups.setdefault(tuple(ctx), []).append(i)
-    packed = [(ctx, [encoded[i][1] for i in m], m) for ctx, m in sorted(groups.items())]
-    rows = _rows_sharing_prefixes(packed, 512)
-    assert sorted(len(r) for r in rows) == [1, 4]  # the unrelated context is a row of its own
-    tree = _PrefixTree(next(r for r in rows if len(r) == 4))
+    rows = rows_sharing_prefixes(encoded, range(len(encoded)), 512)
+    assert sorted(len(r) for r in rows) == [1, 5]  # the unrelated context is a row of its own
+    tree = PrefixTree(encoded, next(r for r in rows if len(r) == 5))
     distinct = {tuple(c[:j]) for c, _ in encoded[:5] for j in range(1, len(c) + 1)}
     distinct |= {tuple(c + t[:j]) for c, t in encoded[:5] for j in range(len(t))}  # last tokens not input
     assert tree.size == len(distinct) < sum(len(c) + len(t) - 1 for c, t in encoded[:5])
@@ -108,3 +112,31 @@ def test_contexts_sharing_a_prefix_are_one_tree_and_score_as_apart(tiny_backend)
     for nodes, _ in tree.scored:
         assert all(n >= tree.n_shared for n in nodes)
     assert_packed_equals_single(tiny_backend, SHARED, 1e-5)
+
+
+def test_sentences_sharing_their_beginning_are_one_tree(tiny_backend):
+    """StereoSet's intrasentence candidates (empty context) differ only from the blank on: one tree per
+    cluster, never one tree of every sentence that shares the start token (which padded every row of the batch
+    to its width and made StereoSet 6.5x slower per sentence than CrowS-Pairs)."""
+    from bench.models.prefix_tree import rows_sharing_prefixes
+
+    clusters = [[f"The {who} was {w} and everyone in the town knew it." for w in ("kind", "rude", "blue")]
+                for who in ("chess player", "nurse", "software developer", "baker")]
+    requests = [R("", s) for c in clusters for s in c]
+    encoded = [tiny_backend.encode_pair(r.context, r.continuation) for r in requests]
+    rows = rows_sharing_prefixes(encoded, range(len(encoded)), 512)
+    assert sorted(sorted(r) for r in rows) == [[3 * k, 3 * k + 1, 3 * k + 2] for k in range(4)]
+    assert_packed_equals_single(tiny_backend, requests, 1e-5)
+
+
+def test_unpadded_path_only_for_plain_causal_attention(tiny_backend):
+    from bench.models import varlen
+
+    assert varlen.supports(tiny_backend.model)
+    config = tiny_backend.model.config
+    config.sliding_window = 4
+    try:
+        assert not varlen.supports(tiny_backend.model)
+    finally:
+        del config.sliding_window
+    assert varlen.supports(tiny_backend.model)

@@ -2,14 +2,16 @@
 
 The context/continuation boundary follows lm-eval: trailing whitespace of the context moves to the
 continuation, the pair is encoded whole, and the continuation is the tail of that encoding past the context's
-own encoding. Contexts are sorted by tokens, neighbours sharing a prefix become one prefix tree per row, rows are
-batched by a token budget, and only the scored positions go through the output projection and the fp32
-log-softmax.
+own encoding. Requests are sorted by tokens and neighbours sharing a prefix become one prefix tree
+(prefix_tree.py); the trees of a batch are laid end to end in one row without padding, attention per tree
+(varlen.py), where the model type allows, else in padded rows; only the scored positions go through the output
+projection and the fp32 log-softmax.
 
-Generation runs `model.generate` (KV cache, stopping criteria checked on the recent tail only), and every
-request draws from its own `torch.Generator` seeded with `request.seed`, on the model's device, so a request's
-text does not depend on which other requests share its batch (up to the float rounding of batched matrix
-products) and a base model and its variants see the same random streams.
+Generation runs `model.generate` (KV cache, stopping criteria checked on the recent tail only) after one
+prefill per distinct prompt (shared_prefill.py: k samples of a prompt share it), and every request draws from
+its own `torch.Generator` seeded with `request.seed`, on the model's device, so a request's text does not
+depend on which other requests share its batch (up to the float rounding of batched matrix products) and a
+base model and its variants see the same random streams.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ import inspect
 from collections.abc import Callable, Sequence
 
 from bench.errors import UserError
+from bench.models import varlen
 from bench.models.chat import ChatMixin, Spec, finish
 from bench.models.loading import ModelRef, load_causal_lm, load_tokenizer
+from bench.models.prefix_tree import ROW_TOKENS, PrefixTree, key_cost, rows_sharing_prefixes
 from bench.models.requests import GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult
+from bench.models.shared_prefill import prefill
 
 
 def pick_device(device: str = "auto") -> str:
@@ -102,6 +107,11 @@ class HFBackend(ChatMixin):
         self._pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         self._torch = torch
         self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+        self.flat = varlen.supports(self.model)  # trees end to end in one row, no padding (varlen.py)
+        self.share_prefill = True  # one prefill per distinct prompt of a generation batch (shared_prefill.py)
+        matrices = sum(p.numel() for p in self.model.parameters() if p.dim() > 1)
+        embeddings = self.model.get_input_embeddings()
+        self._key_cost = key_cost(self.model.config, matrices - (embeddings.weight.numel() if embeddings else 0))
 
     # -- encoding -------------------------------------------------------------------------------------
     def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
@@ -126,27 +136,27 @@ class HFBackend(ChatMixin):
 
     def _loglikelihood_unique(self, encoded: list[tuple[list[int], list[int]]],
                               progress: Callable[[int], None] | None) -> list[LoglikelihoodResult]:
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for i, (ctx, _) in enumerate(encoded):
-            groups.setdefault(tuple(ctx), []).append(i)
-        packed, single = [], []
-        for ctx, members in sorted(groups.items()):  # token order: contexts sharing a prefix are neighbours
-            size = len(ctx) + sum(len(encoded[i][1]) for i in members)
-            if self.pack and size <= self.max_length:
-                packed.append((ctx, [encoded[i][1] for i in members], members))
-            else:
-                single.extend(members)
+        fits = [i for i, (ctx, cont) in enumerate(encoded) if len(ctx) + len(cont) <= self.max_length]
+        single = [i for i in range(len(encoded)) if len(encoded[i][0]) + len(encoded[i][1]) > self.max_length]
+        if not self.pack:
+            single, fits = sorted(single + fits), []
         results: list[LoglikelihoodResult | None] = [None] * len(encoded)
-        rows = [_PrefixTree(row) for row in _rows_sharing_prefixes(packed, ROW_TOKENS)]
-        rows.sort(key=lambda t: -t.size)
-        if self.auto_batch and (rows or single):
-            self._probe_budget(max([t.size for t in rows] + [len(encoded[i][0]) + len(encoded[i][1]) for i in single]))
-        for batch in _by_budget(rows, lambda t: t.size, self.batch_tokens, self.max_batch_size):
-            for tree, res in zip(batch, self._backing_off(self._score_trees, batch), strict=True):
+        trees = [PrefixTree(encoded, row) for row in rows_sharing_prefixes(encoded, fits, ROW_TOKENS, self._key_cost)]
+        trees.sort(key=lambda t: -t.size)
+        if self.auto_batch and (trees or single):
+            self._probe_budget(max([t.size for t in trees] + [len(encoded[i][0]) + len(encoded[i][1]) for i in single]))
+        if self.flat:
+            batches = _by_sum(trees, lambda t: t.size, self.batch_tokens, self.max_batch_size)
+            score = self._score_flat
+        else:
+            batches = _by_budget(trees, lambda t: t.size, self.batch_tokens, self.max_batch_size)
+            score = self._score_trees
+        for batch in batches:
+            for tree, res in zip(batch, self._backing_off(score, batch), strict=True):
                 for i, r in zip(tree.members, res, strict=True):
                     results[i] = r
             if progress:
-                progress(sum(len(t.members) for t in batch))
+                    progress(sum(len(t.members) for t in batch))
         single.sort(key=lambda i: -(len(encoded[i][0]) + len(encoded[i][1])))
 
         def width(i: int) -> int:
@@ -158,6 +168,9 @@ class HFBackend(ChatMixin):
             if progress:
                 progress(len(batch))
         return results  # type: ignore[return-value]
+
+    def _score_flat(self, trees: list[PrefixTree]) -> list[list[LoglikelihoodResult]]:
+        return varlen.score_trees(self.model, trees, self.device)
 
     def _backing_off(self, score: Callable[[list], list], batch: list) -> list:
         """`score(batch)`, split in halves on out-of-memory (recursively, down to one row) so no request is
@@ -199,11 +212,12 @@ class HFBackend(ChatMixin):
         self.max_batch_size = max(1, fitted if fitted < 2 else fitted // 2 * 2)
         self.batch_tokens = max(width, fitted * width // (2 if fitted > 1 else 1))
 
-    def _score_trees(self, trees: list[_PrefixTree]) -> list[list[LoglikelihoodResult]]:
-        """One row per prefix tree: [pad, shared part, scored part, pad], every row's scored part starting at
-        the same column, so the positions whose logits are needed (the last context token and all but the
-        last token of each continuation) occupy one band of columns and only that band goes through the
-        output projection (on a 49k vocabulary it would otherwise cost as much as the layers). Each token
+    def _score_trees(self, trees: list[PrefixTree]) -> list[list[LoglikelihoodResult]]:
+        """Padded rows, for model types the unpadded path does not take (varlen.supports). One row per tree:
+        [pad, shared part, scored part, pad], every row's scored part starting at the same column, so the
+        positions whose logits are needed (the last context token and all but the last token of each
+        continuation) occupy one band of columns and only that band goes through the output projection (on a
+        49k vocabulary it would otherwise cost as much as the layers). Each token
         sits at its depth in the tree and attends to its ancestors only (a boolean mask, which SDPA takes as
         it is), so a token has exactly the hidden state it has in its own sequence."""
         torch = self._torch
@@ -321,10 +335,11 @@ class HFBackend(ChatMixin):
         if any(s.temperature > 0 for s in specs):
             processors.append(_SeededSampler(specs, self.device))
         criteria = StoppingCriteriaList([_RowStop(specs, ids.shape[1], self.tokenizer)])
+        cache = prefill(self.model, ids, mask, self.device) if self.share_prefill else None
         with torch.inference_mode():
             out = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
                                       generation_config=config, logits_processor=processors,
-                                      stopping_criteria=criteria)
+                                      stopping_criteria=criteria, past_key_values=cache)
         new = out[:, ids.shape[1]:].cpu().tolist()
         results = []
         for row, spec in zip(new, specs, strict=True):
@@ -398,104 +413,7 @@ def next_token(logits, temperature: float, top_p: float, generator) -> int:
 def _token_results(logits, targets, lengths: list[int]) -> list[LoglikelihoodResult]:
     """Per continuation: the summed fp32 log-probability of its tokens (rows of `logits`, in order) and
     whether each was the argmax."""
-    import torch
-
-    lp = torch.log_softmax(logits.float(), dim=-1).cpu()
-    token_lp = lp.gather(-1, targets[:, None]).squeeze(-1).double()
-    greedy = lp.argmax(-1) == targets
-    out, k = [], 0
-    for m in lengths:
-        out.append(LoglikelihoodResult(float(token_lp[k:k + m].sum()), bool(greedy[k:k + m].all()), m))
-        k += m
-    return out
-
-
-ROW_TOKENS = 512  # a prefix tree grows to this size before a new row starts (attention is quadratic in it)
-
-
-def _shared_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
-def _rows_sharing_prefixes(groups: list, row_tokens: int) -> list[list]:
-    """Consecutive (token-sorted) context groups merged into one row while each shares a real prefix with the
-    one before it (at least 8 tokens or a quarter of its context: not just BOS) and the row stays within
-    `row_tokens`; a group alone may be larger."""
-    rows: list[list] = []
-    size, prev = 0, None
-    for g in groups:
-        ctx, conts = g[0], g[1]
-        shared = _shared_prefix(prev, ctx) if prev is not None else 0
-        grown = len(ctx) - shared + sum(len(c) for c in conts)
-        if rows and shared >= max(8, len(ctx) // 4) and size + grown <= row_tokens:
-            rows[-1].append(g)
-            size += grown
-        else:
-            rows.append([g])
-            size = len(ctx) + sum(len(c) for c in conts)
-        prev = ctx
-    return rows
-
-
-class _PrefixTree:
-    """The token tree of some contexts and their continuations: a token shared by several sequences at the
-    same place (same ancestors) is one node. Nodes are stored parents first, the shared part (no scored
-    position at or above it) before the scored part; a continuation's last token is never input."""
-
-    def __init__(self, groups: list):
-        tokens: list[int] = []
-        parent: list[int] = []
-        index: dict[tuple[int, int], int] = {}
-
-        def walk(at: int, seq: Sequence[int]) -> list[int]:
-            path = []
-            for tok in seq:
-                node = index.get((at, tok))
-                if node is None:
-                    node = index[(at, tok)] = len(tokens)
-                    tokens.append(tok)
-                    parent.append(at)
-                path.append(node)
-                at = node
-            return path
-
-        raw_scored, self.members = [], []
-        for ctx, conts, members in groups:
-            end = walk(-1, ctx)[-1]
-            for cont, member in zip(conts, members, strict=True):
-                raw_scored.append(([end, *walk(end, cont[:-1])], list(cont)))
-                self.members.append(member)
-        scored_nodes = {node for nodes, _ in raw_scored for node in nodes}
-        in_scored = []
-        for node, up in enumerate(parent):
-            in_scored.append(node in scored_nodes or (up >= 0 and in_scored[up]))
-        order = [n for n in range(len(tokens)) if not in_scored[n]] + [n for n in range(len(tokens)) if in_scored[n]]
-        place = {node: i for i, node in enumerate(order)}
-        self.tokens = [tokens[n] for n in order]
-        self.parent = [place[parent[n]] if parent[n] >= 0 else -1 for n in order]
-        depth: list[int] = []
-        for up in self.parent:
-            depth.append(depth[up] + 1 if up >= 0 else 0)
-        self.depth = depth
-        self.n_shared = len(order) - sum(in_scored)
-        self.size = len(order)
-        self.scored = [([place[n] for n in nodes], cont) for nodes, cont in raw_scored]
-
-    def ancestors(self):
-        """(size, size) bool: row i is True at i and at every ancestor of i."""
-        import numpy as np
-
-        out = np.zeros((self.size, self.size), dtype=bool)
-        for i, up in enumerate(self.parent):
-            if up >= 0:
-                out[i] = out[up]
-            out[i, i] = True
-        return out
+    return varlen.per_request(*varlen.token_parts(logits, targets), lengths)
 
 
 def _by_budget(units: list, width: Callable, batch_tokens: int, max_batch_size: int):
@@ -509,5 +427,20 @@ def _by_budget(units: list, width: Callable, batch_tokens: int, max_batch_size: 
             batch, widest = [], 0
         batch.append(u)
         widest = max(widest, w)
+    if batch:
+        yield batch
+
+
+def _by_sum(units: list, size: Callable, batch_tokens: int, max_batch_size: int):
+    """Consecutive batches whose total size stays within the token budget (no padding: laid end to end)."""
+    batch: list = []
+    total = 0
+    for u in units:
+        w = size(u)
+        if batch and (total + w > batch_tokens or len(batch) >= max_batch_size):
+            yield batch
+            batch, total = [], 0
+        batch.append(u)
+        total += w
     if batch:
         yield batch
