@@ -5,6 +5,7 @@ import json
 import threading
 
 import pandas as pd
+import pytest
 
 from bench.models.requests import GenerationRequest as G
 from bench.models.requests import LoglikelihoodRequest as R
@@ -175,3 +176,21 @@ def test_rerun_of_a_generative_task_with_a_larger_limit_answers_only_new_items(t
     b_items = pd.read_parquet(b / "items.parquet").set_index("item_id")
     assert (b_items.loc[a_items["item_id"], "generation"].to_numpy() == a_items["generation"].to_numpy()).all()
     assert json.loads((c / "manifest.json").read_text())["settings"]["chat_template"] == "none"
+
+
+def test_setting_up_a_cache_waits_for_another_connection_that_holds_it(tmp_path):
+    """SQLite can answer "database is locked" without a busy wait (a connection with timeout 0 stands for it)."""
+    import sqlite3
+
+    from bench.store.request_cache import _set_up
+
+    path = tmp_path / "c.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    threading.Timer(0.3, lambda: holder.execute("COMMIT")).start()
+    waiting = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _set_up(waiting, deadline_s=0)
+    _set_up(waiting)
+    assert waiting.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert waiting.execute("SELECT count(*) FROM answers").fetchone()[0] == 0

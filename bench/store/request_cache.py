@@ -26,6 +26,7 @@ import json
 import os
 import sqlite3
 import sys
+import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -102,10 +103,7 @@ class RequestCache:
             raise sqlite3.OperationalError(f"unable to open database file ({e.strerror})") from None
         db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
-                       "sha256 TEXT NOT NULL)")
-            db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            _set_up(db)
         except BaseException:
             db.close()
             raise
@@ -216,6 +214,26 @@ class RequestCache:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def _set_up(db: sqlite3.Connection, deadline_s: float = 60.0) -> None:
+    """WAL mode and the tables, retried while another connection sets them up: switching the journal mode takes an
+    exclusive lock, and SQLite answers "database is locked" at once (no busy wait) to connections that meet it
+    there, which writers starting together on a new cache did (seen once in CI)."""
+    waited, pause = 0.0, 0.01
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
+                       "sha256 TEXT NOT NULL)")
+            db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            return
+        except sqlite3.OperationalError as e:
+            if _kind(e) != "busy" or waited >= deadline_s:
+                raise
+            time.sleep(pause)
+            waited, pause = waited + pause, min(pause * 2, 0.5)
 
 
 def _sha256(text: str) -> str:
