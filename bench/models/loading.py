@@ -266,9 +266,19 @@ def load_causal_lm(ref: ModelRef, *, dtype: str = "auto", device: str = "cpu",
     except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError, SafetensorError) as e:
         raise UserError(f"cannot load model '{ref.spec}': {_first_line(e)}") from None
     check_loading_info(ref, info)
+    _decompress(model)
     if "device_map" not in kwargs:
         model = model.to(device)
     return model.eval()
+
+
+def _decompress(model) -> None:
+    """Decompress a compressed-tensors checkpoint now. It loads packed and would decompress on its first forward
+    pass through a hook on the outer module, which the packed scorer, calling the decoder directly, never fires;
+    qdbench measures quantization's effect in floating point either way (bench/compress/quantize.py)."""
+    compressor = getattr(getattr(model, "hf_quantizer", None), "compressor", None)
+    if compressor is not None and hasattr(model, "ct_decompress_hook"):
+        compressor.decompress_model(model)
 
 
 def check_loading_info(ref: ModelRef, info: dict) -> None:
