@@ -41,13 +41,13 @@ def check_task(task: Task, docs: list[dict]) -> None:
     if not first:
         return
     _render(task, "item_id", first)
-    custom_requests = hasattr(task.hooks, "requests")
+    custom_requests = task.hook.defines("requests")
     if not custom_requests:
         for field in task.template_fields:
             _render(task, field, first)
         if spec.request == "multiple_choice" and not spec.prompt.choices:
             raise UserError(f"{_where(task, 'prompt.choices')}: a multiple_choice task needs at least one choice")
-    if not hasattr(task.hooks, "record") and spec.request == "multiple_choice":
+    if not task.hook.defines("record") and spec.request == "multiple_choice":
         missing = [d for d in first if spec.prompt.gold not in d]
         if spec.prompt.gold is None or missing:
             raise UserError(f"{_where(task, 'prompt.gold')}: {spec.prompt.gold!r} is not a field of the data "
