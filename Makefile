@@ -54,10 +54,12 @@ browser:
 
 test: setup browser $(if $(filter 1,$(VLLM)),vllm-env)
 	$(BIN)/ruff check bench tests
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -rs
 
 lint: setup
 	$(BIN)/ruff check bench tests
+	$(BIN)/lint-imports
 
 # Re-pin after changing dependencies: writes the exact versions of everything installed.
 lock: setup

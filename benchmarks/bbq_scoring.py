@@ -67,8 +67,9 @@ def picks(out: list, per_item: list) -> list[int]:
 
 
 def run_layout(args, layout: str, task, data, hf, hf16, lm, vllm) -> dict:
+    from bench.models.cached_backend import CachedBackend
     from bench.models.loading import fingerprint
-    from bench.store.request_cache import CachedBackend, RequestCache, model_key
+    from bench.store.request_cache import RequestCache, model_key
 
     docs = pick_docs(data.docs, args.items, layout, task.spec.stratify_by)
     per_item = [task.requests(d) for d in docs]

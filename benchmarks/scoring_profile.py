@@ -43,11 +43,11 @@ def classify(prof, vocab: int) -> dict[str, float]:
 
 
 def computed_tokens(hf, trees, flat: bool) -> int:
-    from bench.models.hf import _by_budget
+    from bench.models.batching import by_budget
 
     if flat:
         return sum(t.size for t in trees)
-    batches = _by_budget(sorted(trees, key=lambda t: -t.size), lambda t: t.size, hf.batch_tokens, hf.max_batch_size)
+    batches = by_budget(sorted(trees, key=lambda t: -t.size), lambda t: t.size, hf.batch_tokens, hf.max_batch_size)
     return sum(len(b) * (max(t.n_shared for t in b) + max(t.size - t.n_shared for t in b)) for b in batches)
 
 

@@ -7,9 +7,10 @@ import threading
 import pandas as pd
 import pytest
 
+from bench.models.cached_backend import CachedBackend
 from bench.models.requests import GenerationRequest as G
 from bench.models.requests import LoglikelihoodRequest as R
-from bench.store.request_cache import CachedBackend, RequestCache, model_key, request_key
+from bench.store.request_cache import RequestCache, model_key, request_key
 
 
 class Counting:

@@ -34,8 +34,7 @@ def probe_frame(task, docs):
         row = task.base_row(d)
         if task.spec.prompt.gold and task.spec.prompt.gold in d:
             row["gold"] = int(d[task.spec.prompt.gold])
-        if hasattr(task.hooks, "item_fields"):
-            row.update(task.hooks.item_fields(d))
+        row.update(task.hook.item_fields(d))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -69,7 +68,7 @@ def cka(args) -> int:
     from bench.compare.cka import MIN_ITEMS, SCHEMA, cka_by_layer, hidden_states
     from bench.data import store as data_store
     from bench.data.sampling import stratified_sample
-    from bench.models.hf import pick_device
+    from bench.models.device import pick_device
     from bench.models.loading import load_causal_lm, load_tokenizer, resolve
     from bench.store.atomic import write_json
     from bench.tasks.registry import get_task
@@ -86,8 +85,7 @@ def cka(args) -> int:
     docs = [dataset.docs[i] for i in keep]
     frame = probe_frame(task, docs)
     subsets = {"all": np.ones(len(docs), bool)}
-    if hasattr(task.hooks, "probe_subsets"):
-        subsets.update({k: np.asarray(v, bool) for k, v in task.hooks.probe_subsets(frame).items()})
+    subsets.update({k: np.asarray(v, bool) for k, v in task.hook.probe_subsets(frame).items()})
     texts = [task.render(d) for d in docs]
     dtype = args.dtype if args.dtype != "auto" else ("bfloat16" if device.startswith("cuda") else "float32")
 

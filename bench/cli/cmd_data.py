@@ -31,7 +31,8 @@ def do_import(args) -> int:
     from bench.data.store import import_data
     from bench.tasks.registry import get_task
 
-    _report(import_data(get_task(args.task).spec, args.path))
+    task = get_task(args.task)
+    _report(import_data(task.spec, args.path, item_id=task.item_id))
     return 0
 
 
@@ -39,7 +40,8 @@ def do_fetch(args) -> int:
     from bench.data.store import fetch
     from bench.tasks.registry import get_task
 
-    _report(fetch(get_task(args.task).spec))
+    task = get_task(args.task)
+    _report(fetch(task.spec, item_id=task.item_id))
     return 0
 
 

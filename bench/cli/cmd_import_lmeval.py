@@ -61,8 +61,8 @@ def import_lmeval(args) -> int:
 def declaration(exported: dict | None, fields: list[str]) -> tuple[list, list[str], str | None]:
     """(declared metrics, group fields, the task they are from): those of the qdbench task the samples were
     exported from where that task is here with the same task file, else multiple-choice accuracy by `fields`."""
-    from bench.metrics.declare import declared
     from bench.tasks import multiple_choice
+    from bench.tasks.hooks import declared
     from bench.tasks.registry import list_tasks
 
     if exported is not None:

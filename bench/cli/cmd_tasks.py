@@ -53,7 +53,7 @@ def export_lmeval(args) -> int:
     from bench.cli.checks import out_folder
     from bench.data import store
     from bench.data.sampling import stratified_sample
-    from bench.models.lmeval_export import export, exportable_rows
+    from bench.tasks.lmeval_export import export, exportable_rows
     from bench.tasks.registry import get_tasks, list_tasks
 
     if args.lm_eval is None:
@@ -99,7 +99,7 @@ def problems(path: Path) -> tuple[list[str], str]:
     except UserError as e:
         return [str(e)], ""
     found = []
-    if not task.declared_metrics and not hasattr(task.hooks, "compute"):
+    if not task.declared_metrics and task.hook.compute is None:
         found.append(f"field 'scorer': module '{task.spec.scorer}' declares no METRICS (bench/metrics/declare.py) "
                      "and has no compute(records) function")
     try:

@@ -71,7 +71,7 @@ def run_matrix_file(args, banner: str | None = None) -> int:
     from bench.cli.summary import family_table
     from bench.exec.family import run_matrix
     from bench.logs import log_to
-    from bench.models.hf import pick_device
+    from bench.models.device import pick_device
     from bench.tasks.registry import get_task
 
     if args.data_dir is not None:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-console = Console()
-if not console.is_terminal:  # piped or captured: a fixed, readable width; cells wrap (fold), never cut
-    console = Console(width=120)
+from bench.console import console
 
 
 def fmt(value: float | None, digits: int = 3) -> str:

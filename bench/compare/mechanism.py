@@ -92,7 +92,7 @@ def check(pairs: list[Pair]) -> None:
 
     for p in pairs:
         hooks = task_hooks(p.task)
-        if hooks is None or not hasattr(hooks, "biased_answers"):
+        if hooks is None or hooks.biased_answers is None:
             continue
         data = Path(str((p.base.manifest.get("data") or {}).get("path") or ""))
         if not data.exists():
@@ -122,7 +122,7 @@ def analyse(pairs: list[Pair], *, limit: int = 256, seed: int = 1234, pool: str 
 
     for p in pairs:
         hooks = task_hooks(p.task)
-        if hooks is None or not hasattr(hooks, "biased_answers"):
+        if hooks is None or hooks.biased_answers is None:
             continue
         task = get_task(p.task)
         rows = probe_rows(hooks, p.base_items, limit, seed)

@@ -6,7 +6,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from bench.cli.render import console
+from bench.console import console
 
 
 def _f(v, digits: int = 3, signed: bool = False) -> str:

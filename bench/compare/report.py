@@ -55,7 +55,7 @@ import pandas as pd
 from bench import __version__
 from bench.compare.pairing import Pair
 from bench.metrics import reasoning
-from bench.metrics.declare import TESTS, Metric, clean, declared, evaluate, resampling, stats, units
+from bench.metrics.declare import TESTS, Metric, clean, evaluate, resampling, stats, units
 from bench.stats import adjust_pvalues, flip_rate, mcnemar_exact
 from bench.stats.flips import BIASED, transition_matrix
 from bench.stats.power import mcnemar_mde, normal_mde
@@ -68,6 +68,7 @@ from bench.stats.resample import (
     permutation_p,
     recentred_p,
 )
+from bench.tasks.hooks import Hooks, declared, hooks_of
 
 SCHEMA = "qdbench.compare/1"
 
@@ -179,7 +180,7 @@ def compare_flips(hooks, pair: Pair, fields: list[str], pred: str = "pred") -> d
         return None
     pb, pv = pair.base_items[pred].to_numpy(), pair.variant_items[pred].to_numpy()
     kb = kv = None
-    if hasattr(hooks, "answer_kinds"):
+    if hooks.answer_kinds is not None:
         kb, kv = hooks.answer_kinds(pair.base_items), hooks.answer_kinds(pair.variant_items)
     doc = {"pred_column": pred, "overall": _flip(pb, pv, kb, kv), "by_group": {}, "transitions": None}
     for field in fields:
@@ -196,7 +197,7 @@ def compare_flips(hooks, pair: Pair, fields: list[str], pred: str = "pred") -> d
 
         trans = {"categories": cats, "rows": "base", "columns": "variant",
                  "overall": matrix(np.ones(pb.size, bool)), "by_subset": {}, "by_group": {}}
-        subset_field = getattr(hooks, "SUBSET_FIELD", None)
+        subset_field = hooks.SUBSET_FIELD
         if subset_field and subset_field in pair.base_items.columns:
             trans["subset_field"] = subset_field
             sv = pair.base_items[subset_field].astype(str).to_numpy()
@@ -208,18 +209,19 @@ def compare_flips(hooks, pair: Pair, fields: list[str], pred: str = "pred") -> d
     return doc
 
 
-def task_hooks(name: str):
-    """The hook module of a task, found by its YAML's `scorer:`; None where the task is unknown here."""
+def task_hooks(name: str) -> Hooks | None:
+    """The hooks of a task (its YAML's `scorer:` module, seen through bench/tasks/hooks.py); None where the task
+    is unknown here."""
     from bench.errors import UserError
     from bench.tasks.registry import get_task
 
     try:
-        return get_task(name).hooks
+        return get_task(name).hook
     except UserError:
         return None
 
 
-def pair_hooks(pair: Pair):
+def pair_hooks(pair: Pair) -> Hooks | None:
     """The hook module whose METRICS a pair is compared with: its task's; for runs imported from lm-eval, the
     qdbench task they were exported from (`task.metrics_from`), else multiple-choice accuracy."""
     if pair.base.manifest.get("imported_from") is None:
@@ -228,7 +230,7 @@ def pair_hooks(pair: Pair):
     if name is None:
         from bench.tasks import multiple_choice
 
-        return multiple_choice
+        return hooks_of(multiple_choice)
     return task_hooks(name)
 
 

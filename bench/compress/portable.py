@@ -9,8 +9,8 @@ GPTQ identical across the two, but not AWQ or SmoothQuant (4,013 and 17,272 valu
 islands (rotary embeddings, RMSNorm) whose last bits reach their continuous smoothing scales. With torch's kernels
 pinned to plain C++ (`ATEN_CPU_CAPABILITY=default`, the same instructions on every x86-64 CPU) all three were
 identical whatever the caller's capability; BLAS products (MKL) keep their own dispatch, in float64.
-The setting is read when torch starts, hence the child: the job goes in as a JSON file, the result comes back
-as one, and a UserError in the child comes back as the same one-line error.
+The setting is read when torch starts, hence the child (portable_child.py): the job goes in as a JSON file, the
+result comes back as one, and a UserError in the child comes back as the same one-line error.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def build(base_path: str, recipe, out: Path, texts: list[str] | None, revision: 
                                    "out": str(out), "texts": texts, "log": logs.current_log()}))
         env = {**os.environ, **ENV,
                "PYTHONPATH": os.pathsep.join([str(repo_root()), os.environ.get("PYTHONPATH", "")])}
-        done = subprocess.run([sys.executable, "-m", "bench.compress.portable", str(job), str(result)], env=env,
+        done = subprocess.run([sys.executable, "-m", "bench.compress.portable_child", str(job), str(result)], env=env,
                               capture_output=True, text=True, errors="replace")
         if done.returncode == 2 and result.with_suffix(".error").is_file():
             raise UserError(result.with_suffix(".error").read_text())
@@ -53,32 +53,3 @@ def build(base_path: str, recipe, out: Path, texts: list[str] | None, revision: 
             tail = "\n".join(done.stderr.strip().splitlines()[-15:])
             raise RuntimeError(f"recipe '{recipe.name}': the build process failed (exit {done.returncode}):\n{tail}")
         return json.loads(result.read_text())
-
-
-def _main(job_path: str, result_path: str) -> int:
-    from bench import logs
-
-    logs.silence_progress_bars()
-    job = json.loads(Path(job_path).read_text())
-    if job["log"]:
-        logs.log_to(Path(job["log"]))
-    from bench.compress.quantize import quantize
-    from bench.compress.recipes import parse_recipe
-    from bench.models.loading import ModelRef, load_tokenizer
-
-    base = job["base_path"]
-    try:
-        if not active():
-            raise UserError("the build process did not get torch's plain C++ kernels (ATEN_CPU_CAPABILITY=default)")
-        ref = ModelRef(base, base, job["revision"], "local" if Path(base).is_dir() else "hub")
-        recipe = parse_recipe(job["recipe"], "recipe")
-        done = quantize(base, recipe, Path(job["out"]), load_tokenizer(ref), job["texts"], job["revision"])
-    except UserError as e:
-        Path(result_path).with_suffix(".error").write_text(str(e))
-        return 2
-    Path(result_path).write_text(json.dumps(done))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main(*sys.argv[1:3]))

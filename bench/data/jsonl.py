@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bench.errors import UserError
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+from bench.store.provenance import sha256_file  # noqa: F401  (data files are hashed as run files are)
 
 
 def read_jsonl(path: Path, check: Callable[[dict], str | None]) -> list[dict]:

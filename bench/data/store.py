@@ -12,11 +12,13 @@ import shutil
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from bench.data.jsonl import sha256_file
 from bench.errors import UserError
@@ -24,7 +26,9 @@ from bench.modules import named_module
 from bench.paths import home
 from bench.safepath import check_writable, confined
 from bench.store.atomic import staged_dir
-from bench.tasks.spec import TaskSpec
+
+if TYPE_CHECKING:  # the task's declarative spec, read here; the data layer imports nothing from tasks at run time
+    from bench.tasks.spec import TaskSpec
 
 IMPORT_RECORD = "qdbench-data.json"
 
@@ -80,14 +84,17 @@ def load(spec: TaskSpec, data_dir: Path | None = None, sample: bool = False) -> 
                     f"(offline) or `qdbench data fetch {spec.name}` (online), or pass --data-dir")
 
 
-def import_data(spec: TaskSpec, src: Path, origin: str | None = None) -> dict:
-    """Validate the published files under `src` and copy them into the cache, all or nothing."""
+def import_data(spec: TaskSpec, src: Path, origin: str | None = None,
+                item_id: Callable[[dict], str] | None = None) -> dict:
+    """Validate the published files under `src` and copy them into the cache, all or nothing; with `item_id`
+    (the task's `Task.item_id`), a duplicate item id is refused too."""
     if not src.exists():
         raise UserError(f"import path {src}: no such file or folder")
     fmt = data_format(spec)
     files = fmt.discover(src)
     docs = fmt.load(files, spec.data) if getattr(fmt, "TAKES_SPEC", False) else fmt.load(files)  # validates all
-    _check_unique_ids(spec, docs, files[0] if len(files) == 1 else src)
+    if item_id is not None:
+        _check_unique_ids(spec, docs, files[0] if len(files) == 1 else src, item_id)
     target = cache_dir(spec)
     check_writable(target, "QDBENCH_HOME data cache")
     record = {
@@ -109,21 +116,18 @@ def import_data(spec: TaskSpec, src: Path, origin: str | None = None) -> dict:
     return record
 
 
-def _check_unique_ids(spec: TaskSpec, docs: list[dict], where: Path) -> None:
+def _check_unique_ids(spec: TaskSpec, docs: list[dict], where: Path, item_id: Callable[[dict], str]) -> None:
     """Item ids pair runs item by item: a duplicate is refused at import (naming it), not first at run time."""
-    from bench.tasks.registry import get_task
-
-    task = get_task(spec.name)
     seen: dict[str, int] = {}
     for n, doc in enumerate(docs, 1):
-        item = task.item_id(doc)
+        item = item_id(doc)
         if item in seen:
             raise UserError(f"data {where}: item id '{item}' appears twice (records {seen[item]} and {n}); "
                             f"expected one record per item of task '{spec.name}'")
         seen[item] = n
 
 
-def fetch(spec: TaskSpec, timeout: float = 30.0) -> dict:
+def fetch(spec: TaskSpec, timeout: float = 30.0, item_id: Callable[[dict], str] | None = None) -> dict:
     """Download the pinned published files, verify them, and import them."""
     src = spec.data.source
     if src is None or not src.files:
@@ -142,7 +146,7 @@ def fetch(spec: TaskSpec, timeout: float = 30.0) -> dict:
             want = src.sha256.get(dest.name)
             if want and sha256_file(dest) != want:
                 raise UserError(f"downloaded {url} has sha256 {sha256_file(dest)}, expected {want}")
-        return import_data(spec, Path(tmp), origin=f"{src.url}@{src.revision}")
+        return import_data(spec, Path(tmp), origin=f"{src.url}@{src.revision}", item_id=item_id)
 
 
 def imported() -> list[dict]:

@@ -19,10 +19,9 @@ from bench import __version__
 from bench.data import store as data_store
 from bench.data.sampling import n_units, stratified_sample
 from bench.errors import UserError
+from bench.models.backend import Backend, answer, as_backend
 from bench.models.builtin import about as builtin_about
-from bench.models.hf import HFBackend
-from bench.models.loading import ModelRef, context_length, defined_parameters, fingerprint
-from bench.models.requests import ChatRequest, GenerationRequest, LoglikelihoodRequest
+from bench.models.loading import ModelRef, context_length, fingerprint
 from bench.safepath import confined
 from bench.store.finite import NONFINITE, check_fraction, flag_row, nonfinite_mask
 from bench.store.provenance import ITEM_HASH, digest, hardware, item_hash, libraries
@@ -93,7 +92,7 @@ class Prepared:
 
 def takes(task: Task) -> set[str]:
     """The options a task reads: those its YAML sets and those its hooks module lists in `OPTIONS`."""
-    return set(task.spec.options) | set(getattr(task.hooks, "OPTIONS", ()))
+    return set(task.spec.options) | set(task.hook.OPTIONS)
 
 
 def check_options(tasks: list[Task], per_task: list[RunOptions]) -> None:
@@ -123,14 +122,13 @@ def prepare(task: Task, opts: RunOptions) -> Prepared:
     if opts.mode == "generate":
         generative.check_task(task)
     task = with_options(task, opts)
-    if hasattr(task.hooks, "setup"):
-        task.hooks.setup(task)  # e.g. load a scoring model: its errors come before any work
+    task.hook.setup(task)  # e.g. load a scoring model: its errors come before any work
     dataset = data_store.load(task.spec, opts.data_dir, sample=opts.sample_data)
     check_task(task, dataset.docs)
     pool, candidates = [], dataset.docs
     if opts.num_fewshot:
         pool, candidates = fewshot_split(task, dataset.docs, opts)
-    unit = getattr(task.hooks, "SAMPLE_UNIT", None)  # --limit counts these (e.g. descriptors), not items
+    unit = task.hook.SAMPLE_UNIT  # --limit counts these (e.g. descriptors), not items
     keep = stratified_sample(candidates, opts.limit, task.spec.stratify_by or task.spec.group_by, opts.seed, unit)
     docs = [candidates[i] for i in keep]
     if pool:
@@ -166,7 +164,7 @@ def check_generation_options(opts: RunOptions) -> None:
 
 def fewshot_split(task: Task, docs: list[dict], opts: RunOptions) -> tuple[list[dict], list[dict]]:
     """(few-shot examples, items to evaluate): a seeded held-out split; examples need gold answers."""
-    if task.spec.prompt.gold is None or (opts.mode != "generate" and hasattr(task.hooks, "requests")):
+    if task.spec.prompt.gold is None or (opts.mode != "generate" and task.hook.defines("requests")):
         raise UserError(f"--num-fewshot: task '{task.name}' has no gold answers to show as examples")
     pool, rest = fewshot.split([task.item_id(d) for d in docs], opts.num_fewshot, opts.seed)
     return [docs[i] for i in pool], [docs[i] for i in rest]
@@ -198,10 +196,11 @@ def run_dir_for(opts: RunOptions, ref: ModelRef, task: Task, key: str) -> Path:
 
 
 def evaluate(ref: ModelRef, tasks: list[Task], opts: RunOptions | list[RunOptions],
-             backend: HFBackend | None = None) -> list[Path]:
+             backend: Backend | None = None) -> list[Path]:
     """Run every task for one model (with one RunOptions, or one per task); the model loads once, only if
     some run has work left."""
     per_task = opts if isinstance(opts, list) else [opts] * len(tasks)
+    backend = None if backend is None else as_backend(backend)
     check_options(tasks, per_task)
     prepared = [prepare(t, o) for t, o in zip(tasks, per_task, strict=True)]  # data errors before the model loads
     context = context_length(ref)
@@ -232,27 +231,29 @@ def evaluate(ref: ModelRef, tasks: list[Task], opts: RunOptions | list[RunOption
             route_libraries()
         generative.check_prompt(backend, p.task, p.docs, "the model's chat template" if o.chat_template == "auto"
                                 else f"--chat-template {o.chat_template}")  # before the run folder is made
-        if hasattr(backend, "covers") and not backend.covers([r for d in p.docs for r in p.task.requests(d)]):
+        if not backend.covers([r for d in p.docs for r in p.task.requests(d)]):
             backend.load()  # its errors come before any run folder is written
         out.append(_run_one(backend, ref, model_print, p, store, key, settings, o))
     return out
 
 
-def make_backend(ref: ModelRef, model_print: dict, o: RunOptions):
+def make_backend(ref: ModelRef, model_print: dict, o: RunOptions) -> Backend:
     """The backend `o.backend` names, behind the request cache unless it is switched off."""
-    from bench.models.engines import build_backend, check_backend
+    from bench.models.engines import BackendOptions, build_backend, check_backend
 
     check_backend(o.backend)
+    options = BackendOptions(device=o.device, dtype=o.dtype, batch_tokens=o.batch_tokens, batch_size=o.batch_size,
+                             trust_remote_code=o.trust_remote_code, seed=o.seed, device_map=o.device_map,
+                             tensor_parallel_size=o.tensor_parallel_size)
 
-    def build():
-        return build_backend(o.backend, ref, device=o.device, dtype=o.dtype, batch_tokens=o.batch_tokens,
-                             batch_size=o.batch_size, trust_remote_code=o.trust_remote_code, seed=o.seed,
-                             device_map=o.device_map, tensor_parallel_size=o.tensor_parallel_size)
+    def build() -> Backend:
+        return build_backend(o.backend, ref, **dataclasses.asdict(options))
 
     if not o.request_cache:
         return build()
-    from bench.models.hf import pick_device, resolve_dtype
-    from bench.store.request_cache import CachedBackend, RequestCache, model_key
+    from bench.models.cached_backend import CachedBackend
+    from bench.models.device import pick_device, resolve_dtype
+    from bench.store.request_cache import RequestCache, model_key
 
     device = pick_device(o.device)
     key = model_key(model_print, (o.variant or {}).get("recipe_hash"), o.backend,
@@ -262,7 +263,7 @@ def make_backend(ref: ModelRef, model_print: dict, o: RunOptions):
 
         return load_tokenizer(ref, o.trust_remote_code)
 
-    return CachedBackend(build, RequestCache(key), describe_backend, tokenizer)
+    return CachedBackend(build, RequestCache(key), describe_backend, tokenizer, name=o.backend)
 
 
 def built_on(ref: ModelRef) -> dict | None:
@@ -280,31 +281,9 @@ def built_on(ref: ModelRef) -> dict | None:
         if isinstance(hw, dict) else None
 
 
-def describe_backend(backend) -> dict:
+def describe_backend(backend: Backend) -> dict:
     """The manifest's account of the engine that answered."""
-    if hasattr(backend, "describe"):
-        return backend.describe()
-    return {"backend": backend.name, "device": backend.device, "dtype": backend.dtype,
-            "parameters": defined_parameters(backend.model.config,  # auto_map loaded only with --trust-remote-code
-                                             bool(getattr(backend.model.config, "auto_map", None))),
-            "config_commit": getattr(backend.model.config, "_commit_hash", None)}
-
-
-def answer(backend, requests: list, progress=None) -> list:
-    """Send each kind of request to the backend method that answers it, keeping the order; `progress(n)` is
-    called as the backend finishes batches (n in the backend's units, at most the number of requests)."""
-    out: list = [None] * len(requests)
-    for kind, method in ((LoglikelihoodRequest, "loglikelihood"), (GenerationRequest, "generate"),
-                         (ChatRequest, "generate_chat")):
-        idx = [i for i, r in enumerate(requests) if isinstance(r, kind)]
-        if idx:
-            if not hasattr(backend, method):
-                raise UserError(f"backend '{getattr(backend, 'name', type(backend).__name__)}' cannot answer "
-                                f"{kind.__name__}s; use --backend hf for them")
-            kwargs = {"progress": progress} if progress is not None else {}
-            for i, res in zip(idx, getattr(backend, method)([requests[i] for i in idx], **kwargs), strict=True):
-                out[i] = res
-    return out
+    return backend.describe()
 
 
 def run_key(ref: ModelRef, model_print: dict, p: Prepared, opts: RunOptions) -> str:
@@ -315,7 +294,7 @@ def run_key(ref: ModelRef, model_print: dict, p: Prepared, opts: RunOptions) -> 
     })
 
 
-def _run_one(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepared, store: RunStore, key: str,
+def _run_one(backend: Backend, ref: ModelRef, model_print: dict, p: Prepared, store: RunStore, key: str,
              settings: dict, opts: RunOptions) -> Path:
     with store.lock():
         if store.is_complete() and store.manifest().get("run_key") == key:  # finished while we loaded the model
@@ -324,7 +303,7 @@ def _run_one(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepared, 
         return _run_locked(backend, ref, model_print, p, store, key, settings, opts)
 
 
-def _run_locked(backend: HFBackend, ref: ModelRef, model_print: dict, p: Prepared, store: RunStore, key: str,
+def _run_locked(backend: Backend, ref: ModelRef, model_print: dict, p: Prepared, store: RunStore, key: str,
                 settings: dict, opts: RunOptions) -> Path:
     from bench.exec.progress import ItemProgress
 

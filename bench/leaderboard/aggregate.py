@@ -31,12 +31,13 @@ PREFERRED_HEADLINE = ("bias_score_ambig", "ss", "pct_stereotype", "expected_max_
 
 
 def headline(task_name: str, metric_names: list[str]) -> str:
+    """The metric a task is ranked by: of the metrics its declaration marks `headline`, the preferred one (else
+    the first); where it marks none, the preferred one of all."""
     from bench.tasks.registry import get_task
 
-    declared = getattr(get_task(task_name).spec, "headline", None)
-    if declared in metric_names:
-        return declared
-    return next((m for m in PREFERRED_HEADLINE if m in metric_names), metric_names[0] if metric_names else "")
+    shown = [m.name for m in get_task(task_name).declared_metrics if m.headline and m.name in metric_names]
+    candidates = shown or metric_names
+    return next((m for m in PREFERRED_HEADLINE if m in candidates), candidates[0] if candidates else "")
 
 
 def _task_meta(task_name: str, metric_names: list[str]) -> dict:

@@ -168,11 +168,6 @@ def values(metrics: Sequence[Metric], records: pd.DataFrame) -> dict[str, float 
     return {m.name: clean(value(m, records)) for m in metrics}
 
 
-def declared(hooks) -> list[Metric]:
-    """A task hook module's METRICS (empty when it declares none)."""
-    return list(getattr(hooks, "METRICS", []) or [])
-
-
 def units(metric: Metric, records: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
     """(unit index per record, stratum per unit or None): the resampling structure of a metric."""
     if metric.cluster is None:

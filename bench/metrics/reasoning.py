@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from bench.metrics.declare import Metric, clean, ratio
-from bench.tasks.answer_extraction import THINK_CLOSE, THINK_OPEN
+
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"  # the reasoning block's tags (answer_extraction reads them too)
 
 
 def item_stats(text: str, think_tokens: int, forced_close: bool, hit_max_new_tokens: bool) -> dict:

@@ -21,62 +21,23 @@ from collections.abc import Callable, Sequence
 
 from bench.errors import UserError
 from bench.models import varlen
+from bench.models.backend import ALL_KINDS, BackendDefaults
+from bench.models.batching import by_budget, by_sum
 from bench.models.chat import ChatMixin, Spec, finish
-from bench.models.loading import ModelRef, load_causal_lm, load_tokenizer
+from bench.models.device import is_oom, pick_device, resolve_dtype
+from bench.models.loading import ModelRef, defined_parameters, load_causal_lm, load_tokenizer
 from bench.models.prefix_tree import ROW_TOKENS, PrefixTree, key_cost, rows_sharing_prefixes
 from bench.models.requests import GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult
+from bench.models.sampling import RowStop, SeededSampler, next_token  # noqa: F401  (next_token: tests use it here)
 from bench.models.shared_prefill import prefill
+from bench.models.tokens import split_pair
 
 
-def pick_device(device: str = "auto") -> str:
-    """`device` checked against this machine, so a typo or a missing GPU is a user error, not a torch traceback."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        dev = None
-    if dev is None or dev.type not in ("cpu", "cuda", "mps"):
-        raise UserError(f"--device '{device}': expected auto, cpu, cuda or cuda:N")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"--device {device}: no CUDA device is available on this machine; use --device cpu")
-    if dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count():
-        raise UserError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise UserError(f"--device {device}: MPS is not available on this machine; use --device cpu")
-    return device
-
-
-def split_pair(tokenizer, prefix: int, context: str, continuation: str) -> tuple[list[int], list[int]]:
-    """lm-eval's split: trailing whitespace of the context moves to the continuation, the pair is encoded whole
-    and the continuation is the tail past the context's own encoding; an empty context is the start token."""
-    n_space = len(context) - len(context.rstrip())
-    if n_space:
-        continuation = context[-n_space:] + continuation
-        context = context[:-n_space]
-    if not context:
-        return [prefix], tokenizer(continuation, add_special_tokens=False)["input_ids"]
-    whole = tokenizer(context + continuation, add_special_tokens=True)["input_ids"]
-    ctx = tokenizer(context, add_special_tokens=True)["input_ids"]
-    return ctx, whole[len(ctx):]
-
-
-def resolve_dtype(device: str, dtype: str) -> str:
-    return ("bfloat16" if device.startswith("cuda") else "float32") if dtype == "auto" else dtype
-
-
-def _is_oom(e: BaseException) -> bool:
-    import torch
-
-    return isinstance(e, torch.OutOfMemoryError) or (isinstance(e, RuntimeError) and "out of memory" in str(e))
-
-
-class HFBackend(ChatMixin):
-    """Holds one loaded model and its tokenizer; answers log-likelihood and generation requests."""
+class HFBackend(ChatMixin, BackendDefaults):
+    """Holds one loaded model and its tokenizer; answers log-likelihood, generation and chat requests."""
 
     name = "hf"
+    kinds = ALL_KINDS
 
     def __init__(self, ref: ModelRef, *, device: str = "auto", dtype: str = "auto",
                  batch_tokens: int = 16384, max_batch_size: int = 64, trust_remote_code: bool = False,
@@ -113,6 +74,14 @@ class HFBackend(ChatMixin):
         embeddings = self.model.get_input_embeddings()
         self._key_cost = key_cost(self.model.config, matrices - (embeddings.weight.numel() if embeddings else 0))
 
+    def describe(self) -> dict:
+        """The engine, and the model's parameters as its config defines them (auto_map code is read only with
+        --trust-remote-code)."""
+        config = self.model.config
+        return {"backend": self.name, "device": self.device, "dtype": self.dtype,
+                "parameters": defined_parameters(config, bool(getattr(config, "auto_map", None))),
+                "config_commit": getattr(config, "_commit_hash", None)}
+
     # -- encoding -------------------------------------------------------------------------------------
     def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
         """Token ids of context and continuation, split the way lm-eval splits them."""
@@ -146,10 +115,10 @@ class HFBackend(ChatMixin):
         if self.auto_batch and (trees or single):
             self._probe_budget(max([t.size for t in trees] + [len(encoded[i][0]) + len(encoded[i][1]) for i in single]))
         if self.flat:
-            batches = _by_sum(trees, lambda t: t.size, self.batch_tokens, self.max_batch_size)
+            batches = by_sum(trees, lambda t: t.size, self.batch_tokens, self.max_batch_size)
             score = self._score_flat
         else:
-            batches = _by_budget(trees, lambda t: t.size, self.batch_tokens, self.max_batch_size)
+            batches = by_budget(trees, lambda t: t.size, self.batch_tokens, self.max_batch_size)
             score = self._score_trees
         for batch in batches:
             for tree, res in zip(batch, self._backing_off(score, batch), strict=True):
@@ -162,7 +131,7 @@ class HFBackend(ChatMixin):
         def width(i: int) -> int:
             return min(len(encoded[i][0]) + len(encoded[i][1]) - 1, self.max_length)
 
-        for batch in _by_budget(single, width, self.batch_tokens, self.max_batch_size):
+        for batch in by_budget(single, width, self.batch_tokens, self.max_batch_size):
             for i, res in zip(batch, self._backing_off(self._score, [encoded[i] for i in batch]), strict=True):
                 results[i] = res
             if progress:
@@ -178,7 +147,7 @@ class HFBackend(ChatMixin):
         try:
             return score(batch)
         except Exception as e:
-            if not _is_oom(e) or len(batch) == 1:
+            if not is_oom(e) or len(batch) == 1:
                 raise
         self.oom_splits += 1
         if self.device.startswith("cuda"):
@@ -201,7 +170,7 @@ class HFBackend(ChatMixin):
                     self.model(input_ids=ids, use_cache=False, **({"logits_to_keep": 1} if self._keeps_logits
                                                                    else {}))
             except Exception as e:
-                if not _is_oom(e):
+                if not is_oom(e):
                     raise
                 break
             fitted, rows = rows, rows * 2
@@ -310,7 +279,7 @@ class HFBackend(ChatMixin):
         def width(i: int) -> int:
             return len(prompts[i]) + specs[i].max_new_tokens
 
-        for batch in _by_budget(order, width, self.batch_tokens, self.max_batch_size):
+        for batch in by_budget(order, width, self.batch_tokens, self.max_batch_size):
             for i, res in zip(batch, self._decode([prompts[i] for i in batch], [specs[i] for i in batch]),
                               strict=True):
                 results[i] = res
@@ -333,8 +302,8 @@ class HFBackend(ChatMixin):
                                   eos_token_id=eos, bos_token_id=self.tokenizer.bos_token_id)
         processors = LogitsProcessorList()
         if any(s.temperature > 0 for s in specs):
-            processors.append(_SeededSampler(specs, self.device))
-        criteria = StoppingCriteriaList([_RowStop(specs, ids.shape[1], self.tokenizer)])
+            processors.append(SeededSampler(specs, self.device))
+        criteria = StoppingCriteriaList([RowStop(specs, ids.shape[1], self.tokenizer)])
         cache = prefill(self.model, ids, mask, self.device) if self.share_prefill else None
         with torch.inference_mode():
             out = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
@@ -349,98 +318,9 @@ class HFBackend(ChatMixin):
         return results
 
 
-class _SeededSampler:
-    """Logits processor: rows with temperature > 0 are sampled with `next_token` from their own generator and
-    every other token is masked, so greedy selection returns the drawn token; greedy rows pass through."""
-
-    def __init__(self, specs: list[Spec], device: str):
-        import torch
-
-        self.specs = specs
-        self.gens = [torch.Generator(device=device).manual_seed(s.seed) if s.temperature > 0 else None
-                     for s in specs]
-
-    def __call__(self, input_ids, scores):
-        scores = scores.float()
-        for row, (spec, gen) in enumerate(zip(self.specs, self.gens, strict=True)):
-            if gen is None:
-                continue
-            tok = next_token(scores[row], spec.temperature, spec.top_p, gen)
-            scores[row] = float("-inf")
-            scores[row, tok] = 0.0
-        return scores
-
-
-class _RowStop:
-    """Stopping criterion per row: its own token budget, or one of its stop strings in the recent text (only
-    the tail is decoded, so checking costs the same at every step)."""
-
-    def __init__(self, specs: list[Spec], prompt_width: int, tokenizer):
-        self.specs, self.start, self.tokenizer = specs, prompt_width, tokenizer
-        self.tail = [max((len(s) for s in spec.stop), default=0) + 8 for spec in specs]
-
-    def __call__(self, input_ids, scores, **kwargs):
-        import torch
-
-        n = input_ids.shape[1] - self.start
-        done = []
-        for row, spec in enumerate(self.specs):
-            hit = n >= spec.max_new_tokens
-            if not hit and spec.stop:
-                text = self.tokenizer.decode(input_ids[row, max(self.start, input_ids.shape[1] - self.tail[row]):],
-                                             skip_special_tokens=True)
-                hit = any(s and s in text for s in spec.stop)
-            done.append(hit)
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-
-
-def next_token(logits, temperature: float, top_p: float, generator) -> int:
-    """Greedy when temperature is 0, else nucleus sampling (the smallest set of most likely tokens whose
-    probability reaches top_p, as in Holtzman et al. 2020) with the request's own generator."""
-    import torch
-
-    if temperature == 0:
-        return int(logits.argmax())
-    probs = torch.softmax(logits / temperature, dim=-1)
-    if top_p < 1:
-        sorted_p, idx = probs.sort(descending=True)
-        keep = (sorted_p.cumsum(-1) - sorted_p) < top_p
-        keep[0] = True
-        probs = torch.zeros_like(probs).scatter_(0, idx[keep], sorted_p[keep])
-    return int(torch.multinomial(probs, 1, generator=generator))
-
-
 def _token_results(logits, targets, lengths: list[int]) -> list[LoglikelihoodResult]:
     """Per continuation: the summed fp32 log-probability of its tokens (rows of `logits`, in order) and
     whether each was the argmax."""
     return varlen.per_request(*varlen.token_parts(logits, targets), lengths)
 
 
-def _by_budget(units: list, width: Callable, batch_tokens: int, max_batch_size: int):
-    """Consecutive batches whose padded size (rows × widest row) stays within the token budget."""
-    batch: list = []
-    widest = 0
-    for u in units:
-        w = width(u)
-        if batch and (max(widest, w) * (len(batch) + 1) > batch_tokens or len(batch) >= max_batch_size):
-            yield batch
-            batch, widest = [], 0
-        batch.append(u)
-        widest = max(widest, w)
-    if batch:
-        yield batch
-
-
-def _by_sum(units: list, size: Callable, batch_tokens: int, max_batch_size: int):
-    """Consecutive batches whose total size stays within the token budget (no padding: laid end to end)."""
-    batch: list = []
-    total = 0
-    for u in units:
-        w = size(u)
-        if batch and (total + w > batch_tokens or len(batch) >= max_batch_size):
-            yield batch
-            batch, total = [], 0
-        batch.append(u)
-        total += w
-    if batch:
-        yield batch

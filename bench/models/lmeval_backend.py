@@ -6,10 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bench.errors import UserError
+from bench.models.backend import BackendDefaults
 from bench.models.requests import GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult
 
 
-class LMEvalBackend:
+class LMEvalBackend(BackendDefaults):
+    """Log-likelihoods and generations through an lm-eval `LM`; no chat answers (lm-eval renders its own)."""
+
+    kinds = frozenset({LoglikelihoodRequest, GenerationRequest})
+
     def __init__(self, model_name: str, ref, *, device: str = "auto", dtype: str = "auto",
                  batch_size: int | str | None = None, trust_remote_code: bool = False, model_args: str = ""):
         try:
@@ -21,7 +26,7 @@ class LMEvalBackend:
             cls = get_model(model_name)
         except (KeyError, ValueError) as e:
             raise UserError(f"--backend lm-eval:{model_name}: not an lm-eval model ({e})") from None
-        from bench.models.hf import pick_device, resolve_dtype
+        from bench.models.device import pick_device, resolve_dtype
 
         self.name = f"lm-eval:{model_name}"
         self.device = pick_device(device)

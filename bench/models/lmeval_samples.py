@@ -8,7 +8,7 @@ A samples file is someone else's output: every record is checked (a doc that is 
 numbers, a target that names exactly one option, group fields that are text or numbers) and a bad one is one
 error naming the file and doc id. Log-likelihoods that are NaN or infinite are flagged per item (`nonfinite`)
 and left out of the metrics, and more than 5 % of them fail the import, as for a scored run
-(bench/store/finite.py). Docs of a task qdbench exported (bench/models/lmeval_export.py) carry the qdbench
+(bench/store/finite.py). Docs of a task qdbench exported (bench/tasks/lmeval_export.py) carry the qdbench
 item row (`qd_row`: item id, group fields, gold, the task's own item fields), so the import has every column
 that task's declared metrics read.
 """

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench.errors import UserError
 from bench.models import builtin
+from bench.models.tokenizer_files import LOADER_SETTINGS, save_tokenizer  # noqa: F401  (used by callers)
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 FULL_HASH_LIMIT = 2 * 1024**3
@@ -218,23 +219,6 @@ def defined_parameters(config, trust_remote_code: bool = False) -> int | None:
     return sum(p.numel() for p in model.parameters())
 
 
-# Settings of the call that loaded a tokenizer, which transformers copies into the tokenizer_config.json it saves:
-# `local_files_only` is true where the hub was offline and false elsewhere, so they are left out of saved folders.
-LOADER_SETTINGS = ("local_files_only", "is_local", "cache_dir")
-
-
-def save_tokenizer(tokenizer, folder: Path) -> None:
-    """`tokenizer.save_pretrained(folder)` without the loader's settings (LOADER_SETTINGS): the folder's bytes
-    must not depend on the machine or environment that wrote it."""
-    tokenizer.save_pretrained(folder)
-    path = Path(folder) / "tokenizer_config.json"
-    if path.is_file():
-        config = json.loads(path.read_text())
-        if any(k in config for k in LOADER_SETTINGS):
-            config = {k: v for k, v in config.items() if k not in LOADER_SETTINGS}
-            path.write_text(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-
-
 def load_tokenizer(ref: ModelRef, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 
@@ -299,14 +283,14 @@ def check_loading_info(ref: ModelRef, info: dict) -> None:
 
 
 def _load_time_quantization(ref: ModelRef, torch_dtype) -> dict:
-    """A variant folder may ask to be quantized as it loads (bitsandbytes); see bench/compress/bnb.py."""
+    """A variant folder may ask to be quantized as it loads (bitsandbytes); see bench/models/load_time.py."""
     path = Path(ref.path) / "qdbench_variant.json"
     if ref.kind == "hub" or not path.is_file():
         return {}
     spec = json.loads(path.read_text()).get("load_time_quantization")
     if not spec:
         return {}
-    from bench.compress.bnb import quantization_config
+    from bench.models.load_time import quantization_config
 
     return {"quantization_config": quantization_config(spec, torch_dtype)}
 

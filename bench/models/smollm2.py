@@ -62,7 +62,7 @@ def convert(out: Path, src: Path | None = None) -> dict:
     from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from bench.models.loading import save_tokenizer
+    from bench.models.tokenizer_files import save_tokenizer
 
     src = src or gguf_file()
     digest = sha256_file(src)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from bench.errors import UserError
 from bench.models import vllm_formats
+from bench.models.backend import ALL_KINDS, BackendDefaults
 from bench.models.chat import ChatMixin, Spec, finish
 from bench.models.requests import GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult
 
@@ -46,13 +47,16 @@ def vllm_python() -> str | None:
     return str(local) if local.is_file() else None
 
 
-class VLLMBackend(ChatMixin):
+class VLLMBackend(ChatMixin, BackendDefaults):
+    """vLLM in a worker process: log-likelihoods (or the packed HF scorer's), generations and chat answers."""
+
     name = "vllm"
+    kinds = ALL_KINDS
 
     def __init__(self, ref, *, dtype: str = "auto", device: str = "auto", seed: int = 0,
                  tensor_parallel_size: int = 1, trust_remote_code: bool = False, scoring: str = "vllm",
                  max_model_len: int | None = None, python: str | None = None):
-        from bench.models.hf import pick_device, resolve_dtype
+        from bench.models.device import pick_device, resolve_dtype
         from bench.models.loading import load_tokenizer
 
         if scoring not in ("vllm", "hf"):
@@ -107,7 +111,7 @@ class VLLMBackend(ChatMixin):
         return defined_parameters(config, self._trust)
 
     def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
-        from bench.models.hf import split_pair
+        from bench.models.tokens import split_pair
 
         return split_pair(self.tokenizer, self._prefix, context, continuation)
 

@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from bench.stats.bootstrap import MAX_CELLS, resample_counts, strata_groups, two_sided_p
-
+# Upper bound on resamples x items held at once (weight matrix cells); keeps peak memory around 100 MB for
+# n = 100k whatever the number of resamples.
+MAX_CELLS = 4_000_000
 Fn = Callable[[np.ndarray], np.ndarray]
 # Below this many resampling units (items, prompts, clusters) a bootstrap distribution is a handful of
 # atoms (two decision questions give three distinct resamples): no interval is reported rather than a
@@ -32,6 +33,51 @@ def chunks(total: int, n: int) -> Iterator[int]:
         size = min(step, total - done)
         yield size
         done += size
+
+
+def strata_groups(strata: np.ndarray | None, n: int) -> list[np.ndarray]:
+    """Item indices per stratum (one group of all items when strata is None)."""
+    if strata is None:
+        return [np.arange(n)]
+    strata = np.asarray(strata)
+    if strata.shape != (n,):
+        raise ValueError(f"strata must have shape ({n},), got {strata.shape}")
+    _, inverse = np.unique(strata, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.flatnonzero(np.diff(inverse[order])) + 1
+    return np.split(order, bounds)
+
+
+def resample_counts(
+    rng: np.random.Generator, size: int, groups: list[np.ndarray], n: int
+) -> np.ndarray:
+    """(size, n) multinomial draw counts; each group keeps its own size in every row.
+
+    Drawing indices and bincounting is equivalent to a uniform multinomial per
+    stratum but much faster than numpy's sequential-binomial multinomial.
+    """
+    counts = np.zeros((size, n), dtype=np.float64)
+    rows = np.arange(size)[:, None]
+    for idx in groups:
+        m = idx.shape[0]
+        if m == 0:
+            continue
+        draws = rng.integers(0, m, size=(size, m))
+        flat = (draws + rows * m).ravel()
+        counts[:, idx] = np.bincount(flat, minlength=size * m).reshape(size, m)
+    return counts
+
+
+def two_sided_p(null_stats: np.ndarray, observed: float) -> float:
+    """(#{|null| >= |observed|} + 1) / (B + 1) over the finite null statistics."""
+    null_stats = null_stats[np.isfinite(null_stats)]
+    if not np.isfinite(observed):
+        return float("nan")
+    # Tolerance so that exact ties are not lost to float rounding in sums.
+    tol = 1e-12 * max(1.0, abs(observed))
+    count = int(np.count_nonzero(np.abs(null_stats) >= abs(observed) - tol))
+    return (count + 1) / (null_stats.shape[0] + 1)
 
 
 def _unit_index(unit: np.ndarray | None, n: int) -> tuple[np.ndarray, int]:

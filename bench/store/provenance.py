@@ -10,6 +10,7 @@ import platform
 import re
 import sys
 from importlib import metadata
+from pathlib import Path
 
 LIBRARIES = ("qdbench", "torch", "transformers", "tokenizers", "safetensors", "accelerate", "numpy", "pandas",
              "pyarrow", "llmcompressor", "compressed-tensors", "bitsandbytes", "detoxify", "fairlearn", "vllm")
@@ -63,6 +64,15 @@ def _cpu_name() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor()
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB pieces."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def digest(obj) -> str:

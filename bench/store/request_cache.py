@@ -15,7 +15,8 @@ The cache only saves time, so damage to it costs time, never a number (each with
 file SQLite cannot read is moved aside (`NAME.damaged-TIME`, beside it) and an empty cache takes its place;
 every answer is stored with its sha256, and one that does not match (edited by hand, damaged) or no longer loads
 is computed again and replaced; a cache that cannot be written (a read-only or immutable file or folder) is read
-without writing; one whose disk is full stops storing new answers.
+without writing; one whose disk is full stops storing new answers. The backend that answers from it is
+bench/models/cached_backend.py.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from pathlib import Path
 
 from bench import paths
 from bench.errors import UserError
-from bench.models.requests import ChatRequest, ChatResult, GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult
 
 SCHEMA = 2  # 2: every answer stored with its sha256
 
@@ -46,11 +46,11 @@ def model_key(fingerprint: dict, recipe_hash: str | None, backend: str, dtype: s
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
-def request_key(request: LoglikelihoodRequest | GenerationRequest | ChatRequest,
-                template_sha256: str | None = None) -> str:
-    """Every field of the request; for a chat request also the hash of the template text it resolves to."""
+def request_key(request, template_sha256: str | None = None) -> str:
+    """Every field of the request (a dataclass of bench/models/requests.py); for a chat request also the hash of
+    the template text it resolves to."""
     fields = {"kind": type(request).__name__, **dataclasses.asdict(request)}
-    if isinstance(request, ChatRequest):
+    if fields["kind"] == "ChatRequest":
         fields["template_sha256"] = template_sha256
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
@@ -238,118 +238,3 @@ def _set_up(db: sqlite3.Connection, deadline_s: float = 60.0) -> None:
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-class CachedBackend:
-    """A backend whose answers come from the cache where it has them; the wrapped backend is built only when
-    some request is missing (a fully cached run never loads the model: chat templates are read from the
-    tokenizer that `tokenizer` loads)."""
-
-    def __init__(self, make_backend: Callable[[], object], cache: RequestCache,
-                 describe: Callable[[object], dict] | None = None, tokenizer: Callable[[], object] | None = None):
-        self._make = make_backend
-        self._describe = describe
-        self._load_tokenizer = tokenizer
-        self._tokenizer = None
-        self._inner = None
-        self._templates: dict[str, str | None] = {}
-        self.cache = cache
-        self.hits = self.misses = 0
-
-    @property
-    def inner(self):
-        if self._inner is None:
-            self._inner = self._make()
-            if self._describe:
-                self.cache.set_meta(self._describe(self._inner))
-        return self._inner
-
-    def load(self) -> None:
-        """Build the wrapped backend now (so that its errors come before anything is written)."""
-        _ = self.inner
-
-    def covers(self, requests) -> bool:
-        """Whether every request is answered already (then the wrapped backend need not be built)."""
-        keys = [self._key(r) for r in requests]
-        return len(self.cache.get_many(keys)) == len(set(keys))
-
-    @property
-    def tokenizer(self):
-        """The wrapped backend's tokenizer once it is built; before, one loaded alone (the model need not load)."""
-        if self._inner is not None or self._load_tokenizer is None:
-            return self.inner.tokenizer
-        if self._tokenizer is None:
-            self._tokenizer = self._load_tokenizer()
-        return self._tokenizer
-
-    def chat_template_for(self, setting: str) -> str | None:
-        """The wrapped backend's answer once it is built; before, the tokenizer's (the model need not load)."""
-        if self._inner is not None or self._load_tokenizer is None:
-            inner = self.inner
-            if not hasattr(inner, "chat_template_for"):
-                return None
-            return inner.chat_template_for(setting)
-        if setting not in self._templates:
-            from bench.models.chat import template_for
-
-            self._templates[setting] = template_for(self.tokenizer if setting == "auto" else None, setting)
-        return self._templates[setting]
-
-    def _key(self, r) -> str:
-        if isinstance(r, ChatRequest):
-            return request_key(r, text_sha256(self.chat_template_for(r.chat_template)))
-        return request_key(r)
-
-    def describe(self) -> dict:
-        """The wrapped backend's description, from the cache when the model was never loaded in this run."""
-        known = None if self._inner is not None or not self._describe else self.cache.meta()
-        return known if known is not None else self._describe(self.inner)
-
-    def __getattr__(self, name: str):
-        return getattr(self.inner, name)
-
-    def loglikelihood(self, requests, progress=None) -> list[LoglikelihoodResult]:
-        return self._answer(requests, self.inner_call("loglikelihood", progress),
-                            lambda r: json.dumps(dataclasses.asdict(r)),
-                            lambda s: LoglikelihoodResult(**json.loads(s)), progress)
-
-    def generate(self, requests, progress=None) -> list[str]:
-        return self._answer(requests, self.inner_call("generate", progress), json.dumps, json.loads, progress)
-
-    def generate_chat(self, requests, progress=None) -> list[ChatResult]:
-        return self._answer(requests, self.inner_call("generate_chat", progress),
-                            lambda r: json.dumps(dataclasses.asdict(r)), lambda s: ChatResult(**json.loads(s)),
-                            progress)
-
-    def inner_call(self, method: str, progress):
-        kwargs = {"progress": progress} if progress is not None else {}
-
-        def call(reqs):
-            if not hasattr(self.inner, method):
-                name = getattr(self.inner, "name", type(self.inner).__name__)
-                raise UserError(f"backend '{name}' cannot answer {type(reqs[0]).__name__}s; use --backend hf for them")
-            return getattr(self.inner, method)(reqs, **kwargs)
-        return call
-
-    def _answer(self, requests, compute, dump, load, progress=None) -> list:
-        keys = [self._key(r) for r in requests]
-        found = {}
-        for k, v in self.cache.get_many(keys).items():
-            try:
-                load(v)
-            except (ValueError, TypeError):  # hashes right but does not load: stored by hand, or by another schema
-                self.cache.damaged_rows()
-            else:
-                found[k] = v
-        missing = list(dict.fromkeys(k for k in keys if k not in found))
-        self.hits += len(keys) - sum(1 for k in keys if k not in found)
-        self.misses += len(missing)
-        if progress and len(keys) > len(missing):
-            progress(len(keys) - len(missing))
-        if missing:
-            first = {k: i for i, k in reversed(list(enumerate(keys)))}
-            answers = compute([requests[first[k]] for k in missing])
-            fresh = {k: dump(a) for k, a in zip(missing, answers, strict=True)}
-            self.cache.put_many(fresh)
-            found.update(fresh)
-        return [load(found[k]) for k in keys]

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bench.data.jsonl import sha256_file
 from bench.errors import UserError
 from bench.store.atomic import write_json, write_with
 from bench.store.faults import fault as _fault
+from bench.store.provenance import sha256_file
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -15,8 +15,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from bench.metrics.reasoning import THINK_CLOSE, THINK_OPEN
+
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 
 OK, EMPTY, NO_ANSWER, AMBIGUOUS, INVALID_LETTER, UNCLOSED_THINK = (
     "ok", "empty", "no_answer", "ambiguous", "invalid_letter", "unclosed_think")

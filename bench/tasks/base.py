@@ -1,25 +1,9 @@
 """A task: its declarative spec plus a small Python module of hooks.
 
 A task module declares its metrics once as `METRICS: list[Metric]` (bench/metrics/declare.py); the run's
-metrics.json, its intervals, the paired comparison and submission checks all use that list.
-
-Hooks a task module may define (all optional but `METRICS`):
-- `item_fields(doc) -> dict`: extra per-item columns for items.parquet, computed from the item alone; their
-  names in `ITEM_FIELDS`, so that a base and its variants are checked to agree on them (`Task.item_columns`);
-- `requests(task, doc) -> list[LoglikelihoodRequest | GenerationRequest]`: replaces the default
-  one-request-per-choice;
-- `record(task, doc, results) -> dict`: replaces the default multiple-choice row;
-- `check_docs(docs) -> list[str]`: warnings about the data;
-- `run_notes(task) -> list[str]`: notes about the run's settings (e.g. a metric left unscored without its model);
-- `setup(task)`: load or check what the hooks need (e.g. a classifier) before the run starts;
-- `SAMPLE_UNIT`: a doc field; `--limit N` then draws N of its values (stratified) with all their docs, for a
-  metric over units of several items (HolisticBias: a descriptor's sentences);
-- `extra(records: DataFrame) -> dict[str, float]`: further values of a set of items that are not declared
-  metrics (no interval, not compared), e.g. DiscrimEval's MixedLM fit with its own Wald interval;
-- `probe_subsets(frame) -> dict[str, bool array]`: named item subsets for representation similarity (cka);
-- `biased_answers(items, pred) -> (eligible, biased)`: the items where an answer can be biased (BBQ's ambiguous
-  items, HANS's non-entailed pairs) and those a model answered in the biased way (compare --cka);
-- `answer_kinds(items) -> labels` and `KIND_CATEGORIES`: answer labels for transition matrices in a comparison.
+metrics.json, its intervals, the paired comparison and submission checks all use that list. Every other hook a
+task module may define, with its signature, default and when it is called, is listed in bench/tasks/hooks.py;
+`Task.hook` is the module seen through that protocol.
 """
 
 from __future__ import annotations
@@ -36,11 +20,11 @@ import pandas as pd
 
 from bench import templates
 from bench.errors import UserError
-from bench.metrics.declare import declared
 from bench.metrics.groups import metrics_doc
 from bench.models.requests import GenerationRequest, LoglikelihoodRequest
 from bench.store.provenance import ITEM_HASH
 from bench.tasks import generative
+from bench.tasks.hooks import Hooks, declared, hooks_of
 from bench.tasks.spec import TaskSpec
 
 MODEL_COLUMNS = ("ll", "n_tokens", "pred", "pred_norm", "nonfinite")  # the default row's columns from the model
@@ -52,6 +36,11 @@ class Task:
     spec: TaskSpec
     hooks: ModuleType
     path: Path
+
+    @property
+    def hook(self) -> Hooks:
+        """The hooks module seen through the protocol: its hooks, or their defaults (bench/tasks/hooks.py)."""
+        return hooks_of(self.hooks)
 
     @property
     def name(self) -> str:
@@ -105,8 +94,8 @@ class Task:
         """By default one log-likelihood request per answer option, sharing the rendered context."""
         if generative.is_generative(self):
             return generative.requests(self, doc)
-        if hasattr(self.hooks, "requests"):
-            return self.hooks.requests(self, doc)
+        if self.hook.requests is not None:
+            return self.hook.requests(self, doc)
         ctx = self.fewshot_context(doc) + self.render(doc)
         return [LoglikelihoodRequest(ctx, self.spec.prompt.delimiter + c) for c in self.choices(doc)]
 
@@ -114,8 +103,8 @@ class Task:
         """One row of items.parquet: id, group fields, every option's log-likelihood, prediction, gold."""
         if generative.is_generative(self):
             return generative.record(self, doc, results)
-        if hasattr(self.hooks, "record"):
-            return self.hooks.record(self, doc, results)
+        if self.hook.record is not None:
+            return self.hook.record(self, doc, results)
         choices = self.choices(doc)
         ll = np.array([r.logprob for r in results])
         norm = ll / np.array([max(len(self.spec.prompt.delimiter + c), 1) for c in choices])
@@ -128,8 +117,7 @@ class Task:
             "pred_norm": int(norm.argmax()),
             "gold": int(doc[self.spec.prompt.gold]),
         })
-        if hasattr(self.hooks, "item_fields"):
-            row.update(self.hooks.item_fields(doc))
+        row.update(self.hook.item_fields(doc))
         return row
 
     def item_columns(self) -> list[str]:
@@ -137,7 +125,7 @@ class Task:
         hash, the data fields, group and stratification fields, the gold answer and the hooks' ITEM_FIELDS. A
         base and its variants must agree on every one, item by item (bench/compare/pairing.py)."""
         return list(dict.fromkeys(["item_id", ITEM_HASH, *self.spec.fields, *self.spec.group_by,
-                                   *self.spec.stratify_by, "gold", *getattr(self.hooks, "ITEM_FIELDS", ())]))
+                                   *self.spec.stratify_by, "gold", *self.hook.ITEM_FIELDS]))
 
     def base_row(self, doc: dict) -> dict:
         """item_id and the declared fields, for hooks that build their own rows."""
@@ -151,12 +139,10 @@ class Task:
     def metrics(self, records: pd.DataFrame) -> dict:
         if generative.is_generative(self):
             return generative.metrics(self, records)
-        if not self.declared_metrics and hasattr(self.hooks, "compute"):  # an undeclared task: values only
-            return metrics_doc(self.name, records, self.hooks.compute, self.spec.group_by)
-        return metrics_doc(self.name, records, self.declared_metrics, self.spec.group_by,
-                           extra=getattr(self.hooks, "extra", None))
+        if not self.declared_metrics and self.hook.compute is not None:  # an undeclared task: values only
+            return metrics_doc(self.name, records, self.hook.compute, self.spec.group_by)
+        return metrics_doc(self.name, records, self.declared_metrics, self.spec.group_by, extra=self.hook.extra)
 
     def check_docs(self, docs: list[dict]) -> list[str]:
         """Notes printed before the run: the hooks' warnings about the data and about the run's settings."""
-        notes = self.hooks.check_docs(docs) if hasattr(self.hooks, "check_docs") else []
-        return notes + (self.hooks.run_notes(self) if hasattr(self.hooks, "run_notes") else [])
+        return list(self.hook.check_docs(docs)) + list(self.hook.run_notes(self))

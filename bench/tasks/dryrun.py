@@ -41,13 +41,13 @@ def check_task(task: Task, docs: list[dict]) -> None:
     if not first:
         return
     _render(task, "item_id", first)
-    custom_requests = hasattr(task.hooks, "requests")
+    custom_requests = task.hook.defines("requests")
     if not custom_requests:
         for field in task.template_fields:
             _render(task, field, first)
         if spec.request == "multiple_choice" and not spec.prompt.choices:
             raise UserError(f"{_where(task, 'prompt.choices')}: a multiple_choice task needs at least one choice")
-    if not hasattr(task.hooks, "record") and spec.request == "multiple_choice":
+    if not task.hook.defines("record") and spec.request == "multiple_choice":
         missing = [d for d in first if spec.prompt.gold not in d]
         if spec.prompt.gold is None or missing:
             raise UserError(f"{_where(task, 'prompt.gold')}: {spec.prompt.gold!r} is not a field of the data "
@@ -63,11 +63,11 @@ def check_task(task: Task, docs: list[dict]) -> None:
                         f"task's item rows (add it to `fields`; rows have: {', '.join(sorted(rows[0]))})")
     if generative.is_generative(task):  # its metrics are the generative form's (e.g. StereoSet: no *_sum)
         return
-    try:
-        computed = set(task.metrics(pd.DataFrame(rows))["metrics"])
-    except Exception:  # a metric may need more items than a dry run has; the names are then checked by the run
-        return
+    declared = [m.name for m in task.declared_metrics]
+    # Strict: the YAML's `metrics:` must name declared metrics (METRICS of the hooks module); only a task that
+    # declares none (a `compute` hook) is checked by computing its values, and an error there is not hidden.
+    computed = set(declared) if declared else set(task.metrics(pd.DataFrame(rows))["metrics"])
     unknown = [m for m in spec.metrics if m not in computed]
     if unknown:
-        raise UserError(f"{_where(task, 'metrics')}: {', '.join(unknown)} not computed by scorer "
-                        f"'{spec.scorer}' (it computes: {', '.join(sorted(computed))})")
+        raise UserError(f"{_where(task, 'metrics')}: {', '.join(unknown)} not declared by scorer "
+                        f"'{spec.scorer}' (its METRICS: {', '.join(sorted(computed))})")

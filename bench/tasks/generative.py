@@ -31,7 +31,7 @@ import pandas as pd
 
 from bench.errors import UserError
 from bench.metrics import reasoning
-from bench.metrics.declare import Metric, declared, ratio
+from bench.metrics.declare import Metric, ratio
 from bench.metrics.groups import metrics_doc
 from bench.models.chat import render_messages
 from bench.models.requests import ChatRequest, ChatResult
@@ -70,7 +70,7 @@ def check_prompt(backend, task, docs: list[dict], where: str | None = None) -> N
     """Generate mode's dry run, before any folder is made: the first item's chat prompt rendered through the
     chat template the run will use, so a template that fails (a syntax error, an include, what the sandbox
     refuses, `raise_exception`, a runaway loop) or renders nothing is one error line naming `where`."""
-    if not is_generative(task) or not docs or not hasattr(backend, "chat_template_for"):
+    if not is_generative(task) or not docs:
         return
     for r in requests(task, docs[0]):
         template = backend.chat_template_for(r.chat_template) if r.messages else None
@@ -103,13 +103,13 @@ def check_task(task) -> None:
     """--mode generate applies to multiple-choice tasks and to tasks with a generative_item hook."""
     if task.spec.request == "generate_until":
         raise UserError(f"task '{task.name}' already generates text; --mode generate is for multiple-choice tasks")
-    if task.spec.request != "multiple_choice" and not hasattr(task.hooks, "generative_item"):
+    if task.spec.request != "multiple_choice" and task.hook.generative_item is None:
         raise UserError(f"task '{task.name}' has no generative form (no generative_item hook)")
 
 
 def item(task, doc: dict) -> Item:
-    if hasattr(task.hooks, "generative_item"):
-        return task.hooks.generative_item(task, doc)
+    if task.hook.generative_item is not None:
+        return task.hook.generative_item(task, doc)
     question = re.sub(r"\s*Answer:\s*$", "", task.render(doc)).strip()
     gold = task.spec.prompt.gold
     return Item(question, task.choices(doc), int(doc[gold]) if gold else None)
@@ -118,7 +118,7 @@ def item(task, doc: dict) -> Item:
 def option_order(task, doc: dict, n: int) -> list[int]:
     """Display position -> option index: the task's order, or a per-item seeded shuffle."""
     order = list(range(n))
-    if getattr(task.hooks, "SHUFFLE_OPTIONS", False):
+    if task.hook.SHUFFLE_OPTIONS:
         key = f"{task.spec.options.get('run_seed', 0)}\x00options\x00{task.item_id(doc)}".encode()
         random.Random(hashlib.sha256(key).digest()).shuffle(order)
     return order
@@ -198,13 +198,12 @@ def record(task, doc: dict, results: list[ChatResult]) -> dict:
         "new_tokens": res.new_tokens,
         **reasoning.item_stats(res.text, res.think_tokens, res.think_forced_close, res.hit_max_new_tokens),
     })
-    if hasattr(task.hooks, "generative_record"):
-        row.update(task.hooks.generative_record(task, doc, choice))
+    if task.hook.generative_record is not None:
+        row.update(task.hook.generative_record(task, doc, choice))
     else:
         pred = -1 if choice is None else choice
         row.update({"pred": pred, "pred_norm": pred, "gold": it.gold})
-        if hasattr(task.hooks, "item_fields"):
-            row.update(task.hooks.item_fields(doc))
+        row.update(task.hook.item_fields(doc))
     return row
 
 
@@ -230,11 +229,14 @@ def declared_metrics(hooks) -> list[Metric]:
     """A task's metrics in generate mode: its `GENERATIVE_METRICS` (or, for rows with pred/gold, its METRICS)
     over parsed answers, accuracy over all items where there is a gold answer, then the parse and reasoning
     statistics (bench/metrics/reasoning.py) over all items."""
-    own = getattr(hooks, "GENERATIVE_METRICS", None)
-    out = [parsed_only(m) for m in (declared(hooks) if own is None else own)]
-    if not hasattr(hooks, "generative_record"):
+    from bench.tasks.hooks import declared, hooks_of
+
+    hook = hooks_of(hooks)
+    own = hook.GENERATIVE_METRICS
+    out = [parsed_only(m) for m in (declared(hook) if own is None else own)]
+    if hook.generative_record is None:
         out.append(ACCURACY_ALL_ITEMS)
-    return out + list(getattr(hooks, "GENERATIVE_ALL_ITEMS_METRICS", [])) + list(reasoning.METRICS)
+    return out + list(hook.GENERATIVE_ALL_ITEMS_METRICS) + list(reasoning.METRICS)
 
 
 def metrics(task, records: pd.DataFrame) -> dict:
@@ -251,7 +253,7 @@ def provenance(backend, task) -> dict:
     if not is_generative(task):
         return {}
     setting = task.spec.options.get("chat_template", "auto")
-    template = backend.chat_template_for(setting) if hasattr(backend, "chat_template_for") else None
+    template = backend.chat_template_for(setting)
     source = "none" if template is None else ("tokenizer" if setting == "auto" else "given")
     return {"chat_template": source, "chat_template_sha256":
             hashlib.sha256(template.encode()).hexdigest() if template else None}

@@ -1,8 +1,10 @@
 import numpy as np
+import pandas as pd
 import pytest
 from statsmodels.stats.contingency_tables import mcnemar
 
-from bench.stats import ACCURACY, BBQ_BIAS, mcnemar_exact, paired_permutation_test
+from bench.stats import mcnemar_exact
+from tests.stats.engine_helpers import acc_frame, accuracy, bbq_bias, compare
 
 
 def _from_table(n11: int, n10: int, n01: int, n00: int) -> tuple[np.ndarray, np.ndarray]:
@@ -29,13 +31,9 @@ def test_mcnemar_no_discordant_pairs():
     assert r.p_value == 1.0 and r.b == r.c == 0
 
 
-def _acc(correct: np.ndarray) -> dict[str, np.ndarray]:
-    return {"correct": correct.astype(float), "n": np.ones(correct.shape[0])}
-
-
 def test_permutation_planted_effect():
     base, var = _from_table(300, 10, 40, 150)
-    p = paired_permutation_test(ACCURACY, _acc(base), _acc(var), n_permutations=2000)
+    p = compare(accuracy("permutation"), acc_frame(base), acc_frame(var), n_resamples=2000)["p_value"]
     assert p < 0.01
     # Agrees with exact McNemar in spirit for accuracy.
     assert mcnemar_exact(base, var).p_value < 0.01
@@ -43,24 +41,23 @@ def test_permutation_planted_effect():
 
 def test_permutation_identical_runs_give_p_one():
     base, _ = _from_table(30, 0, 0, 20)
-    assert paired_permutation_test(ACCURACY, _acc(base), _acc(base), n_permutations=200) == 1.0
+    assert compare(accuracy("permutation"), acc_frame(base), acc_frame(base), n_resamples=200)["p_value"] == 1.0
 
 
-def test_permutation_undefined_delta_is_nan():
-    z = {"biased": np.zeros(10), "non_unknown": np.zeros(10)}
-    assert np.isnan(paired_permutation_test(BBQ_BIAS, z, z, n_permutations=50))
+def test_permutation_undefined_delta_is_null():
+    z = pd.DataFrame({"biased": np.zeros(10), "non_unknown": np.zeros(10)})
+    assert compare(bbq_bias("permutation"), z, z, n_resamples=50)["p_value"] is None
 
 
-def test_permutation_deterministic_and_strata_accepted():
+def test_permutation_deterministic_and_strata_do_not_change_the_null():
+    """Per-item swaps keep every stratum's composition, so the null is the same with or without strata."""
     rng = np.random.default_rng(0)
     base, var = rng.random(100) < 0.5, rng.random(100) < 0.6
-    a = paired_permutation_test(ACCURACY, _acc(base), _acc(var), n_permutations=300, seed=3)
-    b = paired_permutation_test(
-        ACCURACY, _acc(base), _acc(var), n_permutations=300, seed=3, strata=np.arange(100) % 2
-    )
-    assert a == b
-    with pytest.raises(ValueError):
-        paired_permutation_test(ACCURACY, _acc(base), _acc(var), strata=np.zeros(3))
+    s = np.arange(100) % 2
+    a = compare(accuracy("permutation"), acc_frame(base, s=s), acc_frame(var, s=s), n_resamples=300, seed=3)
+    b = compare(accuracy("permutation", strata="s"), acc_frame(base, s=s), acc_frame(var, s=s), n_resamples=300,
+                seed=3)
+    assert a["p_value"] == b["p_value"]
 
 
 def test_permutation_false_positive_rate_under_null():
@@ -71,6 +68,6 @@ def test_permutation_false_positive_rate_under_null():
         p_item = rng.random(n)
         base = rng.random(n) < p_item
         var = rng.random(n) < p_item
-        p = paired_permutation_test(ACCURACY, _acc(base), _acc(var), n_permutations=400, seed=s)
+        p = compare(accuracy("permutation"), acc_frame(base), acc_frame(var), n_resamples=400, seed=s)["p_value"]
         hits += p < 0.05
     assert 0.01 <= hits / sims <= 0.10

@@ -41,7 +41,7 @@ def exportable_rows(task: Task, docs: list[dict]) -> list[dict] | str:
                      "qd_group_by": list(dict.fromkeys([*task.spec.group_by, *(task.spec.stratify_by or [])])),
                      "qd_task": {"name": task.name, "sha256": task.file_sha256()},
                      **({"qd_row": {k: v for k, v in row.items() if k not in MODEL_COLUMNS}}
-                        if not hasattr(task.hooks, "record") else {}),
+                        if not task.hook.defines("record") else {}),
                      **{f: doc.get(f) for f in task.spec.fields}})
     return rows
 

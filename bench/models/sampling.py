@@ -1,0 +1,67 @@
+"""Sampling for `model.generate`: each row drawn from its own generator seeded with its request's seed (so a
+row's text does not depend on its batch), nucleus sampling, and per-row stopping on budgets and stop strings."""
+
+from __future__ import annotations
+
+from bench.models.chat import Spec
+
+
+class SeededSampler:
+    """Logits processor: rows with temperature > 0 are sampled with `next_token` from their own generator and
+    every other token is masked, so greedy selection returns the drawn token; greedy rows pass through."""
+
+    def __init__(self, specs: list[Spec], device: str):
+        import torch
+
+        self.specs = specs
+        self.gens = [torch.Generator(device=device).manual_seed(s.seed) if s.temperature > 0 else None
+                     for s in specs]
+
+    def __call__(self, input_ids, scores):
+        scores = scores.float()
+        for row, (spec, gen) in enumerate(zip(self.specs, self.gens, strict=True)):
+            if gen is None:
+                continue
+            tok = next_token(scores[row], spec.temperature, spec.top_p, gen)
+            scores[row] = float("-inf")
+            scores[row, tok] = 0.0
+        return scores
+
+
+class RowStop:
+    """Stopping criterion per row: its own token budget, or one of its stop strings in the recent text (only
+    the tail is decoded, so checking costs the same at every step)."""
+
+    def __init__(self, specs: list[Spec], prompt_width: int, tokenizer):
+        self.specs, self.start, self.tokenizer = specs, prompt_width, tokenizer
+        self.tail = [max((len(s) for s in spec.stop), default=0) + 8 for spec in specs]
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        n = input_ids.shape[1] - self.start
+        done = []
+        for row, spec in enumerate(self.specs):
+            hit = n >= spec.max_new_tokens
+            if not hit and spec.stop:
+                text = self.tokenizer.decode(input_ids[row, max(self.start, input_ids.shape[1] - self.tail[row]):],
+                                             skip_special_tokens=True)
+                hit = any(s and s in text for s in spec.stop)
+            done.append(hit)
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+def next_token(logits, temperature: float, top_p: float, generator) -> int:
+    """Greedy when temperature is 0, else nucleus sampling (the smallest set of most likely tokens whose
+    probability reaches top_p, as in Holtzman et al. 2020) with the request's own generator."""
+    import torch
+
+    if temperature == 0:
+        return int(logits.argmax())
+    probs = torch.softmax(logits / temperature, dim=-1)
+    if top_p < 1:
+        sorted_p, idx = probs.sort(descending=True)
+        keep = (sorted_p.cumsum(-1) - sorted_p) < top_p
+        keep[0] = True
+        probs = torch.zeros_like(probs).scatter_(0, idx[keep], sorted_p[keep])
+    return int(torch.multinomial(probs, 1, generator=generator))
