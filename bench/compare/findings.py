@@ -72,7 +72,7 @@ class Family:
         out = cls(name, {t: (b, v) for t, (b, v) in tasks.items() if b is not None and v})
         if not out.tasks:
             raise UserError(f"family '{name}': no task with both a base run and a variant run")
-        for base, variants in out.tasks.values():
+        for _base, variants in out.tasks.values():
             for label, run in variants.items():
                 if label not in out.members:
                     out.members[label] = member(run)
@@ -335,7 +335,7 @@ class Tester:
                 out.append(_missing(claim, check, label, "the base gave no unbiased BBQ answers"))
                 continue
 
-            def fn(w):
+            def fn(w, became=became, elig=elig):
                 return w @ became / np.where(w @ elig == 0, np.nan, w @ elig)
             share = float(became.sum() / m)
             draws = bootstrap(fn, n, n_resamples=self.cfg["n_resamples"], seed=self.cfg["seed"])
@@ -496,8 +496,9 @@ def markdown(doc: dict) -> str:
                 e = r["evidence"]
                 lines.append(f"- {esc(r['variant'])}: {_fmt(e['flipped_share'])} of answers flipped between "
                              f"stereotyped and not ({e['became_biased']} became, {e['stopped_biased']} stopped); "
-                             f"aggregate Δ {_fmt(e['aggregate_delta'], signed=True)} [{_fmt(e['aggregate_ci'][0], signed=True)}, "
-                             f"{_fmt(e['aggregate_ci'][1], signed=True)}], McNemar p {_fmt(e['aggregate_p'], 2)}")
+                             f"aggregate Δ {_fmt(e['aggregate_delta'], signed=True)} "
+                             f"[{_fmt(e['aggregate_ci'][0], signed=True)}, {_fmt(e['aggregate_ci'][1], signed=True)}], "
+                             f"McNemar p {_fmt(e['aggregate_p'], 2)}")
         lines.append("")
     return "\n".join(lines)
 
