@@ -66,6 +66,9 @@ class Family:
         for run in runs:
             base, variants = tasks.setdefault(run.task, (None, {}))
             if (run.manifest.get("variant") or {}).get("name") in (None, "base"):
+                if base is not None and base.path != run.path:
+                    raise UserError(f"family '{name}': task '{run.task}' has two base runs ({base.path}, {run.path}), "
+                                    "made under different settings; pass --settings HASH (see `qdbench show --list`)")
                 tasks[run.task] = (run, variants)
             else:
                 variants[run.label] = run
