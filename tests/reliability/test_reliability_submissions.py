@@ -420,7 +420,7 @@ def test_a_resealed_forgery_shows_the_bits_its_manifests_give(tmp_path, accepted
     shown = {k: row[k] for k in truth}
     record(KIND, "a resealed forgery under its new id: the site shows the manifests' method, kind and bits",
            shown == truth)
-    assert shown == truth == {"method": "RTN", "kind": "quantized", "weight_bits": 4, "activation_bits": 32}
+    assert shown == truth == {"method": "RTN", "kind": "quantized", "weight_bits": 4, "activation_bits": 16}
 
 
 def test_submit_reads_no_file_a_manifest_names_outside_the_caches(tmp_path, family_runs, capsys):

@@ -5,7 +5,7 @@
   const DATA = window.QDBENCH_DATA;
   const SVGNS = "http://www.w3.org/2000/svg";
   const state = { sort: null, dir: 1, family: "", method: "", bits: "", metric: {}, plotMode: "value",
-                  selected: null };
+                  selected: null, placeholders: false, findings: null };
 
   function el(tag, attrs, ...kids) {
     const node = document.createElement(tag);
@@ -40,6 +40,8 @@
   }
   const tasks = Object.keys(DATA.tasks);
   for (const t of tasks) state.metric[t] = DATA.tasks[t].headline;
+  // Sorted by the first task's selected Δ from the start, so the rank intervals show without a click.
+  if (tasks.length) state.sort = "d:" + tasks[0];
 
   function delta(row, task) {
     const entry = row.tasks[task];
@@ -66,8 +68,9 @@
                    get: (r) => { const d = delta(r, t); return d ? d.delta : null; }, num: true, kind: "delta" });
   }
 
+  function visible(r) { return state.placeholders || !r.placeholder; }
   function filtered() {
-    return DATA.rows.filter((r) => (!state.family || r.family === state.family) &&
+    return DATA.rows.filter((r) => visible(r) && (!state.family || r.family === state.family) &&
       (!state.method || r.method === state.method) &&
       (!state.bits || String(r.weight_bits) === state.bits));
   }
@@ -116,7 +119,8 @@
         ...options(values, state[key], all));
       box.appendChild(el("label", { for: id }, label, s));
     };
-    sel("filter-family", "family", uniq(DATA.rows.map((r) => r.family)).sort(), "family", "all families");
+    sel("filter-family", "family", uniq(DATA.rows.filter(visible).map((r) => r.family)).sort(), "family",
+      "all families");
     sel("filter-method", "method", uniq(DATA.rows.map((r) => r.method)).sort(), "method", "all methods");
     sel("filter-bits", "weight bits", uniq(DATA.rows.map((r) => r.weight_bits)).sort((a, b) => a - b).map(String),
       "bits", "all bit widths");
@@ -127,6 +131,18 @@
       } } }, ...DATA.tasks[t].metrics.map((m) =>
         el("option", { value: m, text: m, selected: m === state.metric[t] ? "selected" : null })));
       box.appendChild(el("label", { for: "metric-" + t }, t + " metric", s));
+    }
+    const hidden = uniq(DATA.rows.filter((r) => r.placeholder).map((r) => r.family));
+    if (hidden.length) {
+      const cb = el("input", { type: "checkbox", id: "show-placeholder", checked: state.placeholders ? "checked" : null,
+        on: { change: (e) => {
+          state.placeholders = e.target.checked;
+          if (!state.placeholders && DATA.rows.some((r) => r.placeholder && r.family === state.family)) state.family = "";
+          renderControls(); renderTable(); renderPlots(); renderFindings();
+        } } });
+      box.appendChild(el("label", { for: "show-placeholder", class: "toggle",
+        title: "families whose base has random weights: they exercise the site, their numbers mean nothing" },
+        "placeholder families (" + hidden.join(", ") + ")", el("span", {}, cb, " show")));
     }
   }
 
@@ -186,7 +202,9 @@
         el("button", { class: "show-provenance", text: "provenance", on: { click: () => openProvenance(r.id) } })));
       body.appendChild(tr);
     });
+    const nHidden = DATA.rows.filter((r) => !visible(r)).length;
     document.getElementById("count").textContent = rows.length + " of " + DATA.rows.length + " variants shown" +
+      (nHidden ? " (" + nHidden + " of placeholder families hidden)" : "") +
       " · * the interval excludes 0 and the paired test is significant at α = " + DATA.settings.alpha;
   }
 
@@ -247,20 +265,22 @@
       transform: `rotate(-90 12 ${(T + H - B) / 2})` }, (mode === "delta" ? "Δ " : "") + state.metric[task]));
     if (mode === "delta") root.appendChild(svg("line", { class: "axis", x1: L, x2: W - R, y1: sy(0), y2: sy(0),
       "stroke-dasharray": "3 3" }));
-    // One line per family and series (quantized variants joined with their base), so each method's trend shows.
+    // One line per family (submission) and method, each joined with its own family's base: never across families.
     const series = {};
-    for (const p of pts) {
-      const kinds = p.r.kind === "base" ? ["quantized", "distilled"] : [p.r.kind];
-      for (const k of kinds) {
-        const key = p.r.family + "|" + p.r.submission + "|" + k;
-        (series[key] = series[key] || []).push(p);
-      }
+    const own = (p) => p.r.family + "\u0000" + p.r.submission;
+    for (const p of pts) if (p.r.kind !== "base") {
+      const key = own(p) + "\u0000" + p.r.method;
+      (series[key] = series[key] || { family: p.r.family, method: p.r.method, kind: p.r.kind, pts: [] }).pts.push(p);
     }
-    for (const [key, ps] of Object.entries(series)) {
-      if (ps.length < 2) continue;
-      const kind = key.split("|").pop();
-      const d = ps.slice().sort((a, b) => a.x - b.x).map((p, i) => (i ? "L" : "M") + sx(p.x) + " " + sy(p.y)).join(" ");
-      root.appendChild(svg("path", { class: "line " + kind, d: d }));
+    for (const p of pts) if (p.r.kind === "base")
+      for (const [key, s] of Object.entries(series)) if (key.startsWith(own(p) + "\u0000")) s.pts.push(p);
+    for (const s of Object.values(series)) {
+      if (s.pts.length < 2) continue;
+      const d = s.pts.slice().sort((a, b) => a.x - b.x).map((p, i) => (i ? "L" : "M") + sx(p.x) + " " + sy(p.y)).join(" ");
+      const path = svg("path", { class: "line " + s.kind, d: d, "data-family": s.family, "data-method": s.method,
+        "data-rows": s.pts.map((p) => p.r.id).join(" ") });
+      path.appendChild(svg("title", {}, `${s.family}: ${s.method}`));
+      root.appendChild(path);
     }
     for (const p of pts) {
       const cx = sx(p.x), cy = sy(p.y), kind = p.r.kind || "quantized";
@@ -385,6 +405,59 @@
     dialog.showModal();
   }
 
+  const VERDICT_ORDER = ["supported", "contradicted", "inconclusive", "not measured"];
+  function evidenceText(r) {
+    const parts = [];
+    if (r.why) parts.push(r.why);
+    if (r.quality_reading) parts.push("quality: " + r.quality_reading);
+    const e = r.evidence || {};
+    if (e.flipped_share !== undefined && e.flipped_share !== null)
+      parts.push(`${fmt(e.flipped_share)} of answers flipped (${e.became_biased} became stereotyped, ` +
+        `${e.stopped_biased} stopped); aggregate Δ ${fmt(e.aggregate_delta)} [${fmt((e.aggregate_ci || [])[0])}, ` +
+        `${fmt((e.aggregate_ci || [])[1])}], McNemar p ${fmt(e.aggregate_p)}`);
+    if (e.unbiased_in_base !== undefined)
+      parts.push(`${e.became_stereotyped} of ${e.unbiased_in_base} unbiased answers became stereotyped (claimed 6–21%)`);
+    if (e.bits) parts.push("bits " + e.bits.join(", ") + " → values " + e.values.map((v) => fmt(v)).join(", "));
+    return parts.join(" · ");
+  }
+  function renderFindings() {
+    const entries = (DATA.findings || []).filter((f) => state.placeholders || !f.placeholder);
+    const ctl = document.getElementById("findings-controls");
+    const box = document.getElementById("findings");
+    ctl.replaceChildren();
+    box.replaceChildren();
+    if (!entries.length) { box.appendChild(el("p", { class: "note", text: "no findings for the families shown" })); return; }
+    const key = (f) => f.family + "/" + f.submission;
+    if (!entries.some((f) => key(f) === state.findings)) state.findings = key(entries[0]);
+    ctl.appendChild(el("label", { for: "findings-family" }, "family", el("select", { id: "findings-family",
+      on: { change: (e) => { state.findings = e.target.value; renderFindings(); } } },
+      ...entries.map((f) => el("option", { value: key(f), text: f.family + " · " + f.submission,
+        selected: key(f) === state.findings ? "selected" : null })))));
+    const f = entries.find((x) => key(x) === state.findings);
+    if (f.error || !f.doc) { box.appendChild(el("p", { class: "note", text: "not computed: " + f.error })); return; }
+    for (const c of f.doc.claims) {
+      const rows = f.doc.rows.filter((r) => r.claim === c.id);
+      const sec = el("div", { class: "claim", "data-claim": c.id });
+      sec.appendChild(el("h3", { text: c.text }));
+      sec.appendChild(el("p", { class: "small", text: `${c.source} · test: ${c.test} · ` +
+        VERDICT_ORDER.filter((v) => c.counts[v]).map((v) => `${c.counts[v]} ${v}`).join(", ") }));
+      const head = el("tr", {}, ...["variant", "vs", "task · metric", "expected", "effect [95% CI]", "p", "p Holm",
+        "MDE", "verdict", "evidence"].map((h) => el("th", { text: h })));
+      const body = el("tbody", {});
+      for (const r of rows) body.appendChild(el("tr", { "data-verdict": r.verdict },
+        el("td", { text: r.variant }), el("td", { text: r.versus }), el("td", { text: r.task + " · " + r.metric }),
+        el("td", { text: r.expected }),
+        el("td", { class: "num", text: r.effect === null ? "—" :
+          `${fmt(r.effect)} [${fmt(r.ci_low)}, ${fmt(r.ci_high)}]` }),
+        el("td", { class: "num", text: fmt(r.p_value) }), el("td", { class: "num", text: fmt(r.p_holm) }),
+        el("td", { class: "num", text: fmt(r.mde) }),
+        el("td", {}, el("span", { class: "verdict " + r.verdict.replace(" ", "-"), text: r.verdict })),
+        el("td", { class: "evidence", text: evidenceText(r) })));
+      sec.appendChild(el("div", { class: "scroll" }, el("table", { class: "findings" }, el("thead", {}, head), body)));
+      box.appendChild(sec);
+    }
+  }
+
   function renderSubmissions() {
     const box = document.getElementById("submissions");
     box.replaceChildren();
@@ -404,5 +477,6 @@
   renderControls();
   renderTable();
   renderPlots();
+  renderFindings();
   renderSubmissions();
 })();

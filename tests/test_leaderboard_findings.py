@@ -1,0 +1,63 @@
+"""The site's data from the committed submissions: placeholder families marked from their manifests, the recipe's
+activation bits, and the findings of each family (the same document `qdbench findings` writes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.cli.main import main
+from bench.leaderboard.aggregate import build_data, placeholder
+from bench.leaderboard.submissions import load_all
+
+COMMITTED = Path(__file__).resolve().parents[1] / "leaderboard" / "submissions"
+
+
+@pytest.fixture(scope="module")
+def data() -> dict:
+    if not COMMITTED.is_dir():
+        pytest.skip("no committed submissions")
+    return build_data(load_all(COMMITTED), n_resamples=200)
+
+
+def test_placeholders_bits_and_findings(data, tmp_path, capsys):
+    fams = {r["family"]: r["placeholder"] for r in data["rows"]}
+    assert fams == {"smollm2-135m": False, "tiny-llama-random-weights": True}
+    for r in data["rows"]:
+        if r["kind"] == "quantized":
+            assert r["activation_bits"] == 16, r["id"]  # every shipped recipe is a16
+        if r["kind"] == "base":
+            assert r["activation_bits"] == 32  # the fp32 base
+    by_family = {f["family"]: f for f in data["findings"]}
+    assert set(by_family) == set(fams)
+    smol = by_family["smollm2-135m"]
+    assert smol["error"] is None and not smol["placeholder"]
+    claims = {c["id"] for c in smol["doc"]["claims"]}
+    assert {"more-stereotyped", "dose-response", "3bit-stereotyped", "distilled-ood-gap"} <= claims
+    rows = smol["doc"]["rows"]
+    assert all(r["verdict"] in ("supported", "contradicted", "inconclusive", "not measured") for r in rows)
+    # 40 items per task: every tested row is underpowered, so inconclusive, never "no effect"
+    tested = [r for r in rows if r["verdict"] != "not measured"]
+    assert tested and all(r["verdict"] == "inconclusive" and r["mde"] is not None for r in tested)
+    # the same numbers as the command line, from the same submission
+    sub = next(COMMITTED.glob("smollm2-135m/*"))
+    out = tmp_path / "f"
+    assert main(["findings", "--family", "smollm2-135m", "--submission", str(sub), "--out", str(out),
+                 "--resamples", "200"]) == 0
+    capsys.readouterr()
+    import json
+
+    cli = json.loads((out / "findings.json").read_text())
+    assert [(r["claim"], r["variant"], r["metric"], r["effect"], r["p_holm"]) for r in cli["rows"]] == \
+        [(r["claim"], r["variant"], r["metric"], r["effect"], r["p_holm"]) for r in rows]
+
+
+def test_placeholder_is_read_from_the_manifest():
+    class R:
+        def __init__(self, model):
+            self.manifest = {"model": model}
+    assert placeholder([R({"kind": "builtin", "spec": "builtin:tiny-llama"})])
+    assert placeholder([R({"kind": "local", "spec": "/m", "about": {"random": True}})])
+    assert not placeholder([R({"kind": "builtin", "spec": "builtin:smollm2-135m", "about": {"random": False}})])
+    assert not placeholder([R({"kind": "hf", "spec": "gpt2"})])
