@@ -285,7 +285,7 @@ class Tester:
         except UserError as e:
             return f"{check.task}: runs do not pair: {e}"
         hooks = task_hooks(check.task)
-        if hooks is None or not hasattr(hooks, "answer_kinds") or "pred" not in p.base_items.columns:
+        if hooks is None or hooks.answer_kinds is None or "pred" not in p.base_items.columns:
             return f"{check.task} labels no answers as biased here"
         return (np.asarray(hooks.answer_kinds(p.base_items)), np.asarray(hooks.answer_kinds(p.variant_items)))
 
