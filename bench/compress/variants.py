@@ -27,6 +27,7 @@ from bench.models.loading import (
     load_causal_lm,
     load_tokenizer,
     resolve,
+    weight_bytes_on_disk,
 )
 from bench.paths import home
 from bench.safepath import confined
@@ -228,10 +229,12 @@ def _check_prequantized(folder: Path, base_config: dict | None, recipe: Recipe) 
 
 
 def _measure(folder: Path, base: ModelRef) -> dict:
-    """Sizes: bytes of weight files on disk, bytes of weights once loaded, and bits per base parameter."""
-    on_disk = sum(p.stat().st_size for p in folder.glob("*.safetensors"))
+    """Sizes: bytes of weight files on disk, bytes of weights once loaded (compressed-tensors kept packed: the
+    size the format gives, not the floating-point copy qdbench scores with), and bits per base parameter."""
+    on_disk = weight_bytes_on_disk(folder)
     t0 = time.perf_counter()
-    model = load_causal_lm(ModelRef(str(folder), str(folder), None, "local"), dtype="auto", device="cpu")
+    model = load_causal_lm(ModelRef(str(folder), str(folder), None, "local"), dtype="auto", device="cpu",
+                           decompress=False)
     load_s = round(time.perf_counter() - t0, 3)  # for bitsandbytes this is when the quantization happens
     in_memory = int(model.get_memory_footprint(return_buffers=True))
     del model
