@@ -127,13 +127,18 @@ def link_roots(folder: Path) -> list[Path]:
     return allowed
 
 
-def weight_bytes_on_disk(folder: Path) -> int:
-    """Bytes of the folder's *.safetensors files, counted as the loader reads them: a hard link (a bitsandbytes
-    variant's files are hard links to its base's) like any file, a symlink by the size of its target where that
-    lies in `link_roots` (a Hugging Face snapshot), and a symlink elsewhere not at all (the loader refuses it)."""
+def weight_files(folder: Path) -> list[Path]:
+    """The folder's *.safetensors files, taken as the loader reads them: a hard link (a bitsandbytes variant's
+    files are hard links to its base's) like any file, a symlink where its target lies in `link_roots` (a Hugging
+    Face snapshot), and a symlink elsewhere not at all (the loader refuses it)."""
     roots = link_roots(folder)
-    return sum(p.stat().st_size for p in sorted(folder.glob("*.safetensors"))
-               if p.is_file() and (not p.is_symlink() or any(p.resolve().is_relative_to(r) for r in roots)))
+    return [p for p in sorted(folder.glob("*.safetensors"))
+            if p.is_file() and (not p.is_symlink() or any(p.resolve().is_relative_to(r) for r in roots))]
+
+
+def weight_bytes_on_disk(folder: Path) -> int:
+    """Bytes of the folder's `weight_files` (a symlink by the size of its target)."""
+    return sum(p.stat().st_size for p in weight_files(folder))
 
 
 def _check_no_escaping_links(folder: Path, spec: str) -> None:
