@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Group
@@ -20,7 +21,7 @@ def model_size(path: str) -> tuple[ModelSize, str]:
     from bench.compress.variants import read_provenance, student_kind
 
     size = measure(path)
-    prov = read_provenance(path) if size.bytes_on_disk is not None or size.weights_in_memory is not None else None
+    prov = read_provenance(path) if path and Path(path).is_dir() else None
     if prov and "recipe" in prov:  # a quantized variant, of the base or of a student ("distilled+gptq")
         return size, student_kind(prov) or prov["recipe"]["method"]
     if prov:  # a distilled student or its non-distilled control: full precision, fewer parameters
