@@ -78,22 +78,20 @@ def plan(args) -> tuple[list[tuple[Path, Path]], Path]:
 
 def sizes_of(runs) -> dict[str, dict]:
     """Variant label -> method, bits per parameter, bytes of its weight files and of its weights as loaded
-    (weight_bytes, the measure of equal memory), None where unknown."""
+    (weight_bytes, the measure of equal memory), None where unknown: bench/compress/size.py, the one measure."""
     from bench.cli.summary import model_size
-    from bench.compress.variants import memory_bytes
 
     out = {}
     for run in runs:
         model = run.manifest.get("model") or {}
         try:
-            bits, size, method = model_size(str(model.get("path") or model.get("spec") or ""))
+            size, method = model_size(str(model.get("path") or model.get("spec") or ""))
+            bits, on_disk, weight = size.bits_per_param, size.bytes_on_disk, size.weights_in_memory
         except (OSError, ValueError, KeyError):
-            bits, size, method = None, None, None
+            bits, on_disk, weight, method = None, None, None, None
         if method == "none":
             method = None if (run.manifest.get("variant") or {}).get("name") not in (None, "base") else "base"
-        path = str(model.get("path") or "")
-        weight = memory_bytes(path) if path and Path(path).is_dir() else None
-        out[run.label] = {"method": method, "bits_per_param": bits, "bytes": size, "weight_bytes": weight}
+        out[run.label] = {"method": method, "bits_per_param": bits, "bytes": on_disk, "weight_bytes": weight}
     return out
 
 

@@ -4,41 +4,42 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.table import Table
 
 from bench.cli.render import cell, fmt
 
+if TYPE_CHECKING:
+    from bench.compress.size import ModelSize
 
-def model_size(path: str) -> tuple[float | None, int | None, str]:
-    """(bits per parameter, bytes of weight files, method) of a base or variant folder."""
-    from bench.compress.variants import count_parameters, read_provenance, student_kind
 
-    prov = read_provenance(path)
+def model_size(path: str) -> tuple[ModelSize, str]:
+    """The size of a base or variant folder (bench/compress/size.py, the one measure) and its method."""
+    from bench.compress.size import measure
+    from bench.compress.variants import read_provenance, student_kind
+
+    size = measure(path)
+    prov = read_provenance(path) if path and Path(path).is_dir() else None
     if prov and "recipe" in prov:  # a quantized variant, of the base or of a student ("distilled+gptq")
-        return prov.get("bits_per_param"), prov.get("bytes_on_disk"), student_kind(prov) or prov["recipe"]["method"]
+        return size, student_kind(prov) or prov["recipe"]["method"]
     if prov:  # a distilled student or its non-distilled control: full precision, fewer parameters
-        size, params = prov.get("bytes_on_disk"), prov.get("student_parameters")
-        return (round(8 * size / params, 3) if size and params else None), size, prov.get("kind", "?")
-    folder = Path(path)
-    if not folder.is_dir():
-        return None, None, "none"
-    files = list(folder.glob("*.safetensors"))
-    on_disk = sum(p.stat().st_size for p in files)
-    params = count_parameters(folder)
-    return (round(8 * on_disk / params, 3) if params else None), on_disk, "none"
+        return size, prov.get("kind", "?")
+    return size, "none"
 
 
 def family_table(results, tasks) -> Group:
     """`results`: FamilyRun list; `tasks`: Task objects whose `spec.metrics` name the columns. One table of
     sizes, then one table per task (value and 95% interval per metric), so no table outgrows the terminal."""
     sizes = Table(title="base and variants on identical items", title_justify="left")
-    for col in ("family", "variant", "method", "bits/param", "size (bytes)"):
-        sizes.add_column(col, justify="right" if col in ("bits/param", "size (bytes)") else "left", overflow="fold")
+    numbers = ("bits/param", "in memory (bytes)", "on disk (bytes)")
+    for col in ("family", "variant", "method", *numbers):
+        sizes.add_column(col, justify="right" if col in numbers else "left", overflow="fold")
     for r in results:
-        bits, size, method = model_size(r.model_path)
-        sizes.add_row(r.family, r.variant, method, fmt(bits, 2) if bits else "?", f"{size:,}" if size else "?")
+        size, method = model_size(r.model_path)
+        sizes.add_row(r.family, r.variant, method, fmt(size.bits_per_param, 2) if size.bits_per_param else "?",
+                      *(f"{n:,}" if n else "?" for n in (size.weights_in_memory, size.bytes_on_disk)))
     out = [sizes]
     for t in tasks:  # metrics down, variants across: a family has few variants and a task many metrics
         table = Table(title=f"{t.name} (95% bootstrap interval)", title_justify="left")

@@ -3,8 +3,8 @@ comparisons (bench/compare/versus.py), and one verdict line per pair.
 
 Each distilled student (a KD student, its non-distilled control, a published student, or a student quantized
 afterwards) is paired with the quantized variant of the base nearest to it in weight bytes: the bytes of its
-weights as loaded for use, `weights_bytes_in_memory` in its qdbench_variant.json (bench.compress.variants.
-memory_bytes). Ties go to the smaller variant, then the name. Pairs a user names come on top.
+weights as loaded for use, `weights_bytes_in_memory` in its qdbench_variant.json (bench/compress/size.py,
+the one size measure). Ties go to the smaller variant, then the name. Pairs a user names come on top.
 
 compare.json "variant_pairs": [{"a": MEMBER, "b": MEMBER, "why", "comparisons": [versus.compare_variants doc,
 one per task (and settings)], "verdict_tests": [{"task", "metric", "kind": "closeness"|"direct", "delta",
@@ -38,13 +38,14 @@ class Member:
 
 
 def member(run: Run) -> Member:
-    from bench.compress.variants import memory_bytes, read_provenance, student_kind
+    from bench.compress.size import measure
+    from bench.compress.variants import read_provenance, student_kind
 
     variant = run.manifest.get("variant") or {}
     model = run.manifest.get("model") or {}
     path = str(model.get("path") or "")
     prov = read_provenance(path) if path and Path(path).is_dir() else None
-    size = memory_bytes(path) if path and Path(path).is_dir() else None
+    size = measure(path).weights_in_memory
     if variant.get("name") in (None, "base"):
         return Member(run.label, "base", "base", size, path or None)
     method = str((variant.get("recipe") or {}).get("method") or "")

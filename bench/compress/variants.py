@@ -27,6 +27,8 @@ from bench.models.loading import (
     load_causal_lm,
     load_tokenizer,
     resolve,
+    weight_bytes_on_disk,
+    weight_files,
 )
 from bench.paths import home
 from bench.safepath import confined
@@ -43,17 +45,6 @@ PREQUANTIZED_METHODS = {"gptq", "awq", "compressed-tensors"}
 def read_provenance(folder: str | Path) -> dict | None:
     path = Path(folder) / PROVENANCE
     return json.loads(path.read_text()) if path.is_file() else None
-
-
-def memory_bytes(folder: str | Path) -> int | None:
-    """Bytes of a model's weights as loaded for use, the measure of equal memory: `weights_bytes_in_memory` of
-    its qdbench_variant.json where recorded (quantized variants, students), else its safetensors files (a base
-    model, an older student); None where the folder is not here."""
-    prov = read_provenance(folder)
-    if prov and prov.get("weights_bytes_in_memory"):
-        return int(prov["weights_bytes_in_memory"])
-    files = list(Path(folder).glob("*.safetensors")) if Path(folder).is_dir() else []
-    return sum(p.stat().st_size for p in files) or None
 
 
 def student_kind(prov: dict | None) -> str | None:
@@ -228,10 +219,12 @@ def _check_prequantized(folder: Path, base_config: dict | None, recipe: Recipe) 
 
 
 def _measure(folder: Path, base: ModelRef) -> dict:
-    """Sizes: bytes of weight files on disk, bytes of weights once loaded, and bits per base parameter."""
-    on_disk = sum(p.stat().st_size for p in folder.glob("*.safetensors"))
+    """Sizes: bytes of weight files on disk, bytes of weights once loaded (compressed-tensors kept packed: the
+    size the format gives, not the floating-point copy qdbench scores with), and bits per base parameter."""
+    on_disk = weight_bytes_on_disk(folder)
     t0 = time.perf_counter()
-    model = load_causal_lm(ModelRef(str(folder), str(folder), None, "local"), dtype="auto", device="cpu")
+    model = load_causal_lm(ModelRef(str(folder), str(folder), None, "local"), dtype="auto", device="cpu",
+                           decompress=False)
     load_s = round(time.perf_counter() - t0, 3)  # for bitsandbytes this is when the quantization happens
     in_memory = int(model.get_memory_footprint(return_buffers=True))
     del model
@@ -243,7 +236,7 @@ def _measure(folder: Path, base: ModelRef) -> dict:
 def count_parameters(folder: Path) -> int:
     """Parameters of an unquantized model, read from the safetensors headers without loading a tensor."""
     total = 0
-    for p in folder.glob("*.safetensors"):
+    for p in weight_files(folder):
         with p.open("rb") as f:
             header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
         for name, meta in header.items():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from bench import __version__
 from bench.data import store as data_store
 from bench.data.sampling import n_units, stratified_sample
 from bench.errors import UserError
+from bench.exec.options_table import NOT_SETTINGS, RUN_KEY_FIELDS, RunOptions
 from bench.models.backend import Backend, answer, as_backend
 from bench.models.builtin import about as builtin_about
 from bench.models.loading import ModelRef, context_length, fingerprint
@@ -31,52 +32,6 @@ from bench.tasks.base import Task
 from bench.tasks.dryrun import check_task
 
 SCHEMA = "qdbench.run/1"
-
-
-@dataclass
-class RunOptions:
-    out: Path = Path("runs")
-    limit: int | None = None
-    data_dir: Path | None = None
-    sample_data: bool = False
-    seed: int = 1234
-    device: str = "auto"
-    dtype: str = "auto"
-    batch_tokens: int = 16384
-    chunk_items: int = 64
-    revision: str | None = None
-    trust_remote_code: bool = False
-    variant: dict = field(default_factory=lambda: {"family": None, "name": "base", "recipe": None,
-                                                   "recipe_hash": None})
-    run_name: str | None = None
-    quiet: bool = False
-    task_options: dict = field(default_factory=dict)  # override the task YAML's `options:` (e.g. classifier)
-    mode: str = "loglikelihood"  # or "generate": multiple choice answered in generated text
-    chat_template: str = "auto"  # generate mode: auto | none | the template text
-    system_prompt: str | None = None
-    max_new_tokens: int | None = None
-    max_think_tokens: int | None = None
-    enable_thinking: bool | None = None
-    num_fewshot: int = 0  # both modes: examples drawn from a seeded held-out split
-
-    backend: str = "hf"  # hf | vllm | lm-eval:NAME
-    batch_size: int | str | None = None  # rows per forward batch; "auto" probes the largest that fits
-    request_cache: bool = True
-    tensor_parallel_size: int = 1  # vLLM
-    device_map: str | None = None  # "auto": spread a model larger than one device over all (accelerate)
-    command_line: list[str] | None = None  # the qdbench command that asked for the run (None: this process's)
-
-    def generation_options(self) -> dict:
-        """The settings that shape prompts and answers, as task options (so they enter the run key); empty
-        for a zero-shot log-likelihood run, whose key is unchanged."""
-        out: dict = {"num_fewshot": self.num_fewshot} if self.num_fewshot else {}
-        if self.mode == "generate":
-            out.update(mode="generate", prompt_format=generative.prompt_format(),
-                       chat_template=generative.chat_template_setting(self.chat_template),
-                       system_prompt=self.system_prompt,
-                       max_new_tokens=self.max_new_tokens, max_think_tokens=self.max_think_tokens,
-                       enable_thinking=self.enable_thinking)
-        return out
 
 
 @dataclass
@@ -170,16 +125,12 @@ def fewshot_split(task: Task, docs: list[dict], opts: RunOptions) -> tuple[list[
     return [docs[i] for i in pool], [docs[i] for i in rest]
 
 
-# RunOptions fields that do not change a run's items or answers (where and how fast it runs, what it is
-# called); every other field, present or added later, is part of the settings key.
-NOT_SETTINGS = {"out", "quiet", "chunk_items", "batch_tokens", "device", "run_name", "variant", "revision",
-                "trust_remote_code", "data_dir", "task_options", "sample_data", "command_line",
-                "batch_size", "request_cache", "device_map", "tensor_parallel_size"}  # none changes an answer
 SETTINGS_KEY_LENGTH = 10
 
 
 def run_settings(p: Prepared, opts: RunOptions) -> dict:
-    """What a base and its variants must share to be compared item by item (all but the model)."""
+    """What a base and its variants must share to be compared item by item (all but the model): the RunOptions
+    fields marked `settings` in bench/exec/options_table.py, and the task, its options, data and items."""
     values = {k: v for k, v in dataclasses.asdict(opts).items() if k not in NOT_SETTINGS}
     return {**{k: str(v) if isinstance(v, Path) else v for k, v in values.items()},
             "task": p.task.name, "task_sha256": p.task.file_sha256(), "options": p.task.spec.options,
@@ -287,10 +238,10 @@ def describe_backend(backend: Backend) -> dict:
 
 
 def run_key(ref: ModelRef, model_print: dict, p: Prepared, opts: RunOptions) -> str:
+    """The model, task, data, items and task options, with the run options marked `run_key` in the table."""
     return digest({
-        "model": model_print, "variant": opts.variant, "task": p.task.file_sha256(),
-        "data": p.dataset.files, "items": digest(p.ids), "dtype": opts.dtype, "seed": opts.seed,
-        "options": p.task.spec.options,
+        "model": model_print, "task": p.task.file_sha256(), "data": p.dataset.files, "items": digest(p.ids),
+        "options": p.task.spec.options, **{name: getattr(opts, name) for name in RUN_KEY_FIELDS},
     })
 
 

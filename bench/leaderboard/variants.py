@@ -2,8 +2,9 @@
 
 Method and bits come from the run manifest's recipe (what made the variant): `submit` records them and `build`
 derives them again from the verified manifests, so an edited submission.json cannot change them. Bytes are
-measured at submission time from the variant's own folder on the submitter's machine (`qdbench_variant.json`,
-else the safetensors sizes), and only where that folder lies in one of qdbench's caches (built-in models,
+measured at submission time from the variant's own folder on the submitter's machine: its weights in memory,
+by the one size measure of `show` and compare (bench/compress/size.py: `qdbench_variant.json`, else the
+safetensors sizes), and only where that folder lies in one of qdbench's caches (built-in models,
 variants): a manifest's `model.path` is the submitter's word, and submit opens no file at a path it merely names.
 They are reported, not re-verifiable from the items, and the page says where each figure came from.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.compress.size import measure as measure_size
 from bench.leaderboard import schema
 from bench.leaderboard.safety import read_json
 
@@ -60,7 +62,8 @@ def own_folder(path: object) -> Path | None:
 
 
 def measure(manifest: dict) -> dict:
-    """Bytes of weights and parameters from the variant's folder, where it lies in qdbench's caches here."""
+    """Bytes of weights (in memory, and on disk) and parameters from the variant's folder, where it lies in
+    qdbench's caches here."""
     folder = own_folder(manifest["model"].get("path"))
     out = {"bytes": None, "bytes_source": "not measured (model folder not in qdbench's caches on this machine)",
            "parameters": manifest["model"].get("parameters")}
@@ -70,18 +73,14 @@ def measure(manifest: dict) -> dict:
     if (folder / "qdbench_variant.json").is_file():
         where = folder / "qdbench_variant.json"
         prov = schema.check(schema.VariantProvenance, read_json(where, 1 << 20), where).model_dump(exclude_unset=True)
-    if prov.get("load_time_quantization") and prov.get("weights_bytes_in_memory"):
-        out.update(bytes=prov["weights_bytes_in_memory"],
-                   bytes_source="qdbench_variant.json weights_bytes_in_memory (quantized at load time)")
-    elif prov.get("bytes_on_disk"):
-        out.update(bytes=prov["bytes_on_disk"], bytes_source="qdbench_variant.json bytes_on_disk")
-    else:
-        weights = sum(p.stat().st_size for p in folder.glob("*.safetensors") if p.is_file() and not p.is_symlink())
-        if weights:
-            out.update(bytes=weights, bytes_source="size of the model folder's *.safetensors files")
+    size = measure_size(folder, prov)  # the one measure, as `show` and compare take it
+    if size.weights_in_memory:
+        out.update(bytes=size.weights_in_memory, bytes_source=f"weights in memory, from {size.source}")
+    if size.bits_per_param is not None:
+        out["bits_per_param"] = size.bits_per_param
     if prov.get("student_parameters"):
         out["parameters"] = prov["student_parameters"]
-    for key in ("wall_s", "load_s", "bits_per_param"):
+    for key in ("wall_s", "load_s"):
         if prov.get(key) is not None:
-            out[f"build_{key}" if key != "bits_per_param" else key] = prov[key]
+            out[f"build_{key}"] = prov[key]
     return out

@@ -118,12 +118,33 @@ def check_weight_files(folder: Path, spec: str, allow_pickle: bool = False) -> N
                             f"({size:,} bytes on disk; its header does not match)")
 
 
-def _check_no_escaping_links(folder: Path, spec: str) -> None:
-    """No file of the folder is a symlink to somewhere else (a Hugging Face cache snapshot's links into its
-    repo's blobs/ are its own)."""
+def link_roots(folder: Path) -> list[Path]:
+    """Where a model folder's symlinks may point: into the folder itself, and for a Hugging Face cache snapshot
+    into its repo's blobs/ (every file of a snapshot is such a link)."""
     allowed = [folder.resolve()]
     if folder.parent.name == "snapshots":
         allowed.append((folder.parent.parent / "blobs").resolve())
+    return allowed
+
+
+def weight_files(folder: Path) -> list[Path]:
+    """The folder's *.safetensors files, taken as the loader reads them: a hard link (a bitsandbytes variant's
+    files are hard links to its base's) like any file, a symlink where its target lies in `link_roots` (a Hugging
+    Face snapshot), and a symlink elsewhere not at all (the loader refuses it)."""
+    roots = link_roots(folder)
+    return [p for p in sorted(folder.glob("*.safetensors"))
+            if p.is_file() and (not p.is_symlink() or any(p.resolve().is_relative_to(r) for r in roots))]
+
+
+def weight_bytes_on_disk(folder: Path) -> int:
+    """Bytes of the folder's `weight_files` (a symlink by the size of its target)."""
+    return sum(p.stat().st_size for p in weight_files(folder))
+
+
+def _check_no_escaping_links(folder: Path, spec: str) -> None:
+    """No file of the folder is a symlink to somewhere else (a Hugging Face cache snapshot's links into its
+    repo's blobs/ are its own)."""
+    allowed = link_roots(folder)
     for p in sorted(folder.iterdir()):
         if p.is_symlink() and not any(p.resolve().is_relative_to(a) for a in allowed):
             raise UserError(f"model path '{spec}': {p.name} is a symlink to {p.resolve()}, outside the model "
@@ -229,8 +250,10 @@ def load_tokenizer(ref: ModelRef, trust_remote_code: bool = False):
 
 
 def load_causal_lm(ref: ModelRef, *, dtype: str = "auto", device: str = "cpu",
-                   trust_remote_code: bool = False, **kwargs):
-    """Load weights from safetensors only (never pickle), without remote code unless asked for."""
+                   trust_remote_code: bool = False, decompress: bool = True, **kwargs):
+    """Load weights from safetensors only (never pickle), without remote code unless asked for. `decompress`
+    False keeps a compressed-tensors checkpoint packed, as a runtime serving it packed (vLLM) holds it: for
+    measuring its size (bench/compress/variants.py), never for scoring."""
     import torch
     from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM
@@ -250,7 +273,8 @@ def load_causal_lm(ref: ModelRef, *, dtype: str = "auto", device: str = "cpu",
     except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError, SafetensorError) as e:
         raise UserError(f"cannot load model '{ref.spec}': {_first_line(e)}") from None
     check_loading_info(ref, info)
-    _decompress(model)
+    if decompress:
+        _decompress(model)
     if "device_map" not in kwargs:
         model = model.to(device)
     return model.eval()
