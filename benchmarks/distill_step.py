@@ -29,14 +29,14 @@ def main() -> None:
     ap.add_argument("--seq-len", type=int, default=256)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave torch's default)")
-    ap.add_argument("--modes", default="live,topk,topk-chunked")
+    ap.add_argument("--modes", default="live,topk")
     args = ap.parse_args()
 
     import torch
 
     from bench.compress.distill import DistillConfig, build_student, read_config
     from bench.compress.distill.loss import kd_loss, topk_kd_loss
-    from bench.compress.distill.speed import chunked_head_loss, teacher_topk
+    from bench.compress.distill.speed import teacher_topk
     from bench.models.loading import load_causal_lm, resolve
 
     if args.threads:
@@ -67,11 +67,9 @@ def main() -> None:
                     t_logits = teacher(input_ids=ids).logits[:, :-1].flatten(0, 1)
                 s_logits = student(input_ids=ids).logits[:, :-1].flatten(0, 1)
                 loss = kd_loss(s_logits, t_logits, labels, T, alpha)
-            elif mode == "topk":
+            else:
                 s_logits = student(input_ids=ids).logits[:, :-1].flatten(0, 1)
                 loss = topk_kd_loss(s_logits, cached[0].flatten(0, 1), cached[1].flatten(0, 1), labels, T, alpha)
-            else:
-                loss = chunked_head_loss(student, ids, cached, T, alpha)
             loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)

@@ -1,5 +1,5 @@
 """Distillation made to count on a CPU and proved: the top-k + tail KD loss against a hand computation, the
-chunked output layer against the full one, the teacher-written corpus (cached, deterministic), the refusal of a
+teacher-written corpus (cached, deterministic), the refusal of a
 corpus that repeats evaluation data, and the proof (held-out KL vs the non-distilled control, with a verdict)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from bench.compress import distill as D
 from bench.compress.corpus import load_corpus, write_synthetic
 from bench.compress.distill.loss import topk_kd_loss, topk_kd_terms, topk_kl
 from bench.compress.distill.proof import lines, report, versus
-from bench.compress.distill.speed import can_chunk, chunked_head_loss, teacher_topk
+from bench.compress.distill.speed import teacher_topk
 from bench.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,24 +53,6 @@ def test_topk_kd_loss_matches_hand_computation():
     assert float(topk_kl(torch.log_softmax(torch.tensor([s]) / T, -1), lt)[0]) == pytest.approx(
         sum(a * math.log(a / b) for a, b in zip(pt, ps, strict=True)), rel=1e-6)
     assert float(topk_kd_terms(torch.tensor([t]), full, lt, torch.tensor([0]), T)[1]) == pytest.approx(0, abs=1e-6)
-
-
-def test_chunked_head_loss_equals_the_full_loss(tiny_model_dir):
-    from bench.models.loading import load_causal_lm, resolve
-
-    model = load_causal_lm(resolve(str(tiny_model_dir)), dtype="float32")
-    assert can_chunk(model)
-    ids = torch.randint(0, model.config.vocab_size, (3, 40), generator=torch.Generator().manual_seed(0))
-    topk = teacher_topk(model, ids.flip(0), 2.0, 8)
-    full = topk_kd_loss(model(input_ids=ids).logits[:, :-1].flatten(0, 1), topk[0].flatten(0, 1),
-                        topk[1].flatten(0, 1), ids[:, 1:].flatten(), 2.0, 0.3)
-    full.backward()
-    g_full = {n: p.grad.clone() for n, p in model.named_parameters()}
-    model.zero_grad()
-    chunked = chunked_head_loss(model, ids, topk, 2.0, 0.3, chunk=16)
-    chunked.backward()
-    assert float(chunked.detach()) == pytest.approx(float(full.detach()), rel=1e-5)
-    assert all(torch.allclose(p.grad, g_full[n], atol=1e-6) for n, p in model.named_parameters())
 
 
 # ----------------------------------------------------------------------------------------------- corpora
@@ -181,3 +163,34 @@ def test_quant_vs_distill_matrix_plans():
     assert sorted(len(r.teacher_layers) for r in controls) == [15, 20]
     assert all(r.teacher == "builtin:smollm2-135m" and r.corpus[0].startswith("teacher") for r in kd.values())
     assert len({r.task for r in runs}) >= 10
+
+
+def test_teacher_topk_is_computed_once_per_corpus(tiny_model_dir, monkeypatch):
+    from bench.compress.distill import speed
+    from bench.models.loading import load_causal_lm, resolve
+
+    model = load_causal_lm(resolve(str(tiny_model_dir)), dtype="float32")
+    chunks = torch.randint(0, model.config.vocab_size, (10, 16), generator=torch.Generator().manual_seed(1))
+    idx, logp = speed.cached_teacher_topk(model, "fp-a", chunks, 2.0, 8, quiet=True)
+    assert idx.shape == logp.shape == (10, 15, 8) and bool((logp.exp().sum(-1) <= 1 + 1e-5).all())
+    monkeypatch.setattr(speed, "teacher_topk", lambda *a, **k: pytest.fail("teacher ran again"))
+    idx2, logp2 = speed.cached_teacher_topk(model, "fp-a", chunks, 2.0, 8, quiet=True)
+    assert torch.equal(idx, idx2) and torch.equal(logp, logp2)
+    with pytest.raises(BaseException, match="teacher ran again"):  # another temperature is another cache entry
+        speed.cached_teacher_topk(model, "fp-a", chunks, 4.0, 8, quiet=True)
+
+
+def test_cli_distill_shows_live_progress_and_the_proof(tmp_path, capsys):
+    from bench.cli.main import main
+
+    corpus = write_synthetic(tmp_path / "c.txt", 40, seed=2)
+    argv = ["distill", "--teacher", "builtin:tiny-llama", "--student", "builtin:tiny-llama-small", "--corpus",
+            str(corpus), "--steps", "3", "--seq-len", "32", "--batch-size", "2", "--warmup-steps", "1",
+            "--lr-schedule", "cosine", "--out", str(tmp_path / "s")]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "distill: step 3/3 loss" in err and "tokens/s" in err and "ETA" in err
+    assert "teacher top-64" in err
+    assert "held-out teacher-written text" in out and "held-out neutral text" in out and "tokens/s" in out
+    assert "verdict: no control" in out
+    assert main([*argv, "--control", str(tmp_path)]) == 2

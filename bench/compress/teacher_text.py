@@ -110,13 +110,14 @@ def parse_source(source: str) -> tuple[int, int] | None:
 def _sample(model, tokenizer, prompts: list[str], seed: int, quiet: bool) -> list[str]:
     """One continuation per prompt, in seeded batches (each batch's RNG depends on (seed, batch) only)."""
     import torch
-    from tqdm import tqdm
+
+    from bench.compress.distill.progress import Progress
 
     tokenizer.padding_side = "left"
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     docs = []
-    for b in tqdm(range(0, len(prompts), BATCH), disable=quiet, desc="teacher writes its corpus", unit="batch",
-                  dynamic_ncols=True):
+    bar = Progress("the teacher writes its corpus (once)", len(prompts), quiet=quiet, unit="document")
+    for b in range(0, len(prompts), BATCH):
         batch = prompts[b:b + BATCH]
         enc = tokenizer(batch, return_tensors="pt", padding=True)
         with torch.random.fork_rng(devices=[]), torch.no_grad():
@@ -126,6 +127,7 @@ def _sample(model, tokenizer, prompts: list[str], seed: int, quiet: bool) -> lis
         for prompt, row in zip(batch, out[:, enc["input_ids"].shape[1]:], strict=True):
             text = tokenizer.decode(row, skip_special_tokens=True).strip()
             docs.append(f"{prompt} {text}".strip())
+        bar.update(len(batch))
     return docs
 
 

@@ -1,17 +1,13 @@
-"""What makes a distillation step cheap on a CPU: the teacher run once per corpus, and the student's output
-layer and loss computed in token chunks.
+"""What makes a distillation step cheap on a CPU: the teacher run once per corpus, not at every step.
 
 The teacher's top-k log-probabilities are the same at every step that meets a chunk again, so they are
 computed once per (teacher, corpus, seq_len, T, k), stored as safetensors under $QDBENCH_HOME/teacher-topk and
 read back; a temperature sweep and every student depth share one teacher pass per temperature. A step then
-runs only the student.
-
-A [batch·seq, vocab] float32 logits tensor is 400 MB for batch 8 × seq 256 × SmolLM2's 49,152 tokens; the
-loss makes several such temporaries (log-softmax at T and at 1, their gradients). Each is a fresh mmap that
-the kernel zero-fills page by page — the system time that was as large as the user time. `chunked_head_loss`
-computes output layer and loss over 256-token chunks under activation checkpointing, so no temporary exceeds
-about 50 MB and the allocator reuses its memory; the output layer's matmul runs twice (forward, then again in
-backward), a few percent of a step. Measured in benchmarks/distill_step.py.
+runs only the student, and no longer makes the teacher's [batch·seq, vocab] float32 logits and their
+log-softmax (400 MB each for batch 8 × seq 256 × SmolLM2's 49,152 tokens): those fresh allocations, zero-filled
+page by page by the kernel, were most of the system time of a live-teacher step. Measured in
+benchmarks/distill_step.py and benchmarks/distill.md (computing the student's output layer in checkpointed
+token chunks to avoid its own large temporaries was tried and measured slower, so it is not used).
 """
 
 from __future__ import annotations
@@ -55,7 +51,8 @@ def cached_teacher_topk(teacher, teacher_fingerprint: str, chunks, temperature: 
     """`teacher_topk` over every chunk of the corpus, read from the cache or computed once and stored."""
     import torch
     from safetensors.torch import load_file, save_file
-    from tqdm import tqdm
+
+    from bench.compress.distill.progress import Progress
 
     path = topk_cache_path(teacher_fingerprint, chunks, temperature, k)
     if path.is_file():
@@ -63,60 +60,13 @@ def cached_teacher_topk(teacher, teacher_fingerprint: str, chunks, temperature: 
         return t["idx"], t["logp"]
     idx, logp = [], []
     step = 8
-    for i in tqdm(range(0, chunks.shape[0], step), disable=quiet, desc="teacher top-k (once per corpus)",
-                  unit="batch", dynamic_ncols=True):
+    bar = Progress(f"teacher top-{k} at T={temperature:g} (once per corpus)", chunks.shape[0], quiet=quiet,
+                   unit="chunk")
+    for i in range(0, chunks.shape[0], step):
         a, b = teacher_topk(teacher, chunks[i:i + step], temperature, k)
         idx.append(a)
         logp.append(b)
+        bar.update(a.shape[0])
     idx_t, logp_t = torch.cat(idx).contiguous(), torch.cat(logp).contiguous()
     write_with(path, lambda tmp: save_file({"idx": idx_t, "logp": logp_t}, str(tmp)))
     return idx_t, logp_t
-
-
-def can_chunk(model) -> bool:
-    """Whether the output layer is a plain linear map of the last hidden state (no logit soft-capping or
-    scaling), so that computing it in chunks gives the model's own logits."""
-    cfg = model.config
-    if getattr(cfg, "final_logit_softcapping", None) or getattr(cfg, "logit_scale", None) not in (None, 1, 1.0):
-        return False
-    head = model.get_output_embeddings()
-    return head is not None and hasattr(model, "get_decoder") and type(head).__name__ == "Linear"
-
-
-def chunked_head_loss(model, ids, topk, temperature: float, alpha: float, chunk: int = 256,
-                      parts: dict | None = None):
-    """α·CE + (1 − α)·T²·KL_topk over next-token positions of `ids`, identical to `topk_kd_loss` on the
-    model's full logits, with the output layer and loss run chunk by chunk under checkpointing.
-
-    `topk` is (idx, logp) [B, L-1, k] or None (hard labels only). `parts`, when given, receives the detached
-    mean CE and KL for display."""
-    import torch
-    from torch.utils.checkpoint import checkpoint
-
-    from bench.compress.distill.loss import topk_kd_terms
-
-    hidden = model.get_decoder()(input_ids=ids).last_hidden_state[:, :-1].flatten(0, 1)
-    head = model.get_output_embeddings()
-    labels = ids[:, 1:].flatten()
-    n = labels.numel()
-    t_idx = t_logp = None
-    if topk is not None and alpha < 1:
-        t_idx, t_logp = topk[0].flatten(0, 1), topk[1].flatten(0, 1)
-
-    def piece(h, lab, ti, tl):
-        ce, kl = topk_kd_terms(head(h), ti, tl, lab, temperature, reduction="sum")
-        return ce, kl if kl is not None else torch.zeros((), device=h.device)
-
-    ce_sum = kl_sum = 0
-    for i in range(0, n, chunk):
-        sl = slice(i, i + chunk)
-        ce, kl = checkpoint(piece, hidden[sl], labels[sl], None if t_idx is None else t_idx[sl],
-                            None if t_logp is None else t_logp[sl], use_reentrant=False)
-        ce_sum, kl_sum = ce_sum + ce, kl_sum + kl
-    ce, kl = ce_sum / n, kl_sum / n
-    if parts is not None:
-        parts["ce"] = float(ce.detach())
-        parts["kl"] = float(kl.detach()) if t_idx is not None else None
-    if t_idx is None:
-        return ce
-    return alpha * ce + (1 - alpha) * temperature**2 * kl

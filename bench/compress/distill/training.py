@@ -55,7 +55,8 @@ def train(cfg: DistillConfig, student, teacher, chunks, workdir: Path, trainer_m
     not run: each step reads its batch's rows of the cache."""
     import torch
     from accelerate.utils import set_seed
-    from tqdm import tqdm
+
+    from bench.compress.distill.progress import Progress
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -82,8 +83,7 @@ def train(cfg: DistillConfig, student, teacher, chunks, workdir: Path, trainer_m
 
     t0 = time.perf_counter()
     seq_tokens = cfg.batch_size * chunks.shape[1]
-    bar = tqdm(total=cfg.steps, initial=start, disable=quiet, desc="nds" if cfg.no_teacher else "distill",
-               unit="step", dynamic_ncols=True)
+    bar = Progress("nds" if cfg.no_teacher else "distill", cfg.steps, start, quiet)
     alpha = 1.0 if cfg.no_teacher else cfg.alpha
     for step in range(start, cfg.steps):
         rows = batch_indices(step, chunks.shape[0], cfg.batch_size, cfg.seed)
@@ -109,15 +109,13 @@ def train(cfg: DistillConfig, student, teacher, chunks, workdir: Path, trainer_m
         optimizer.zero_grad(set_to_none=True)
         losses.append(float(loss.detach()))
         done = step + 1 - start
-        bar.update(1)
-        bar.set_postfix(loss=f"{losses[-1]:.4f}", tok_s=f"{done * seq_tokens / (time.perf_counter() - t0):.0f}",
-                        lr=f"{scheduler.get_last_lr()[0]:.2e}")
+        bar.update(1, loss=f"{losses[-1]:.4f}", **{"tokens/s": f"{done * seq_tokens / (time.perf_counter() - t0):.0f}",
+                                                    "lr": f"{scheduler.get_last_lr()[0]:.2e}"})
         if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
             save_checkpoint(workdir, step + 1, raw, optimizer, scheduler, acc.scaler, {
                 **trainer_meta, "losses": losses, "resumed_from": resumed,
                 "elapsed_s": elapsed + time.perf_counter() - t0})
         _fault("distill-step")
-    bar.close()
     this_run = time.perf_counter() - t0
     return {"losses": losses, "resumed_from": resumed, "train_s": elapsed + this_run,
             "device": str(acc.device), "threads": torch.get_num_threads(),
