@@ -94,7 +94,9 @@ def run(args) -> int:
           f"{prov.get('save_dtype', 'float32')} weights on disk")
     print(f"loss: {prov['loss_first']:.4f} -> {prov['loss_last']:.4f} over {prov['steps']} steps "
           f"({prov['tokens']} tokens)")
-    print(f"wall time: {prov['wall_s']:.1f} s (training {prov['train_s']:.1f} s"
+    resumed = f", resumed at step {prov['resumed_from'][-1]}" if prov.get("resumed_from") else ""
+    print(f"wall time: {prov['wall_s']:.1f} s of the last build process (training {prov['train_s']:.1f} s in "
+          f"all{resumed}"
           + (f", {prov['tokens_per_s']:.0f} tokens/s on {prov.get('threads')} threads, peak memory "
              f"{prov['peak_rss_mb']:.0f} MB)" if prov.get("tokens_per_s") else ")"))
     if args.control is not None and not (args.control / PROVENANCE).is_file():
