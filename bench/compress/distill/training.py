@@ -66,7 +66,8 @@ def train(cfg: DistillConfig, student, teacher, chunks, workdir: Path, trainer_m
     no_decay = [p for p in student.parameters() if p.ndim < 2]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg.warmup_steps, cfg.steps, cfg.lr_schedule))
+    schedule = _lr_lambda(cfg.warmup_steps, cfg.steps, cfg.lr_schedule)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     student, optimizer, scheduler = acc.prepare(student, optimizer, scheduler)
     if teacher is not None and topk is None:
         teacher = acc.prepare_model(teacher, evaluation_mode=True).eval()
@@ -109,8 +110,9 @@ def train(cfg: DistillConfig, student, teacher, chunks, workdir: Path, trainer_m
         optimizer.zero_grad(set_to_none=True)
         losses.append(float(loss.detach()))
         done = step + 1 - start
-        bar.update(1, loss=f"{losses[-1]:.4f}", **{"tokens/s": f"{done * seq_tokens / (time.perf_counter() - t0):.0f}",
-                                                    "lr": f"{scheduler.get_last_lr()[0]:.2e}"})
+        rate = done * seq_tokens / (time.perf_counter() - t0)
+        lr = scheduler.get_last_lr()[0]
+        bar.update(1, loss=f"{losses[-1]:.4f}", **{"tokens/s": f"{rate:.0f}", "lr": f"{lr:.2e}"})
         if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
             save_checkpoint(workdir, step + 1, raw, optimizer, scheduler, acc.scaler, {
                 **trainer_meta, "losses": losses, "resumed_from": resumed,
