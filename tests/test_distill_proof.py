@@ -128,13 +128,13 @@ def students(tmp_path_factory):
     corpus = write_synthetic(tmp_path_factory.mktemp("corpus") / "train.txt", 150, seed=1)
     cfg = D.DistillConfig(teacher="builtin:tiny-llama", student="builtin:tiny-llama-small", corpus=[str(corpus)],
                           temperature=2.0, alpha=0.5, seq_len=32, batch_size=4, steps=24, lr=3e-3, seed=7, topk=16)
-    return D.distill(cfg, quiet=True), D.distill(cfg.model_copy(update={"no_teacher": True}), quiet=True)
+    return D.distill(cfg, quiet=True), D.distill(cfg.model_copy(update={"no_teacher": True}), quiet=True), cfg
 
 
 def test_kd_student_proof_beats_its_control(students, capsys):
     from bench.cli.main import main
 
-    kd, nds = students
+    kd, nds, _ = students
     rec = json.loads((kd / D.PROVENANCE).read_text())
     assert rec["proof"]["teacher_written"]["n_documents"] > 0 and rec["tokens_per_s"] > 0
     rep = report(rec)
@@ -194,3 +194,25 @@ def test_cli_distill_shows_live_progress_and_the_proof(tmp_path, capsys):
     assert "held-out teacher-written text" in out and "held-out neutral text" in out and "tokens/s" in out
     assert "verdict: no control" in out
     assert main([*argv, "--control", str(tmp_path)]) == 2
+
+
+def test_killed_topk_run_resumes_to_the_same_student(students, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    kd, _, cfg = students
+    cfg = cfg.model_copy(update={"checkpoint_every": 8})  # not part of the key: the same student
+    out = tmp_path / "killed"
+    script = ("import json, sys; from bench.compress.distill import DistillConfig, distill; "
+              "distill(DistillConfig.model_validate(json.loads(sys.argv[1])), out=sys.argv[2], quiet=True)")
+    env = {**os.environ, "QDBENCH_KILL_AT": "distill-checkpoint-staged:2", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", script, cfg.model_dump_json(), str(out)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    resumed = D.distill(cfg, out=out, quiet=True)
+    assert json.loads((resumed / D.PROVENANCE).read_text())["resumed_from"] == [8]
+    a, b = load_file(str(kd / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
