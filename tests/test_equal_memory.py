@@ -207,8 +207,12 @@ def test_cli_equal_memory_writes_pairs_rows_and_verdicts(tmp_path, capsys):
 
     runs = tmp_path / "runs"
     base = synthetic(n_per_cat=60)
-    models = {"base": ({}, base), "kd": ({"kind": "distilled", "weights_bytes_in_memory": 165_000_000},
-                                         unknown(base, 0.05, 1)),
+    from bench.compress.distill.proof import summarize
+
+    scores = {"kl": [2.0, 3.0, 1.0], "nll": [8.0, 9.0, 7.0], "teacher_nll": [6.0, 6.0, 6.0], "tokens": [4, 5, 3]}
+    proof = {"teacher_written": {"documents_sha256": "d", **summarize(scores), "per_document": scores}}
+    models = {"base": ({}, base), "kd": ({"kind": "distilled", "weights_bytes_in_memory": 165_000_000,
+                                          "proof": proof, "control_key": None}, unknown(base, 0.05, 1)),
               "gptq": ({"recipe": {"method": "gptq"}, "weights_bytes_in_memory": 172_000_000}, unknown(base, 0.6, 2)),
               "rtn8": ({"recipe": {"method": "rtn"}, "weights_bytes_in_memory": 300_000_000}, unknown(base, 0.02, 3))}
     for name, (record, items) in models.items():
@@ -244,6 +248,11 @@ def test_cli_equal_memory_writes_pairs_rows_and_verdicts(tmp_path, capsys):
     md = (out / "compare.md").read_text()
     assert "kd vs gptq" in md and "(|Δ_B| − |Δ_A|)" in md
     assert (out / "bbq__size.png").is_file()
+    # the student's proof of distillation, where the student appears
+    assert doc["distillation"]["kd"]["held_out"]["teacher_written"]["kl"] == pytest.approx(0.5)
+    assert "no control to compare with" in doc["distillation"]["kd"]["verdict"]
+    assert kd["distillation"]["kd"]["held_out"]["teacher_written"]["n_tokens"] == 12
+    assert "distillation proof of kd:" in printed and "KL from teacher 0.5000" in printed
 
 
 def test_cli_pair_errors_exit_2_and_write_nothing(tmp_path, capsys):

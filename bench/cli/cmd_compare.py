@@ -204,6 +204,15 @@ def compare(args) -> int:
                 d["plots"] = paths
     doc = report.document(comparisons, cfg, crossed)
     doc["variant_pairs"] = variant_pairs
+    doc["distillation"] = equal_memory.distillation_proofs(
+        list({m.label: m for m in (equal_memory.member(p.variant) for p in paired)}.values()))
+    if terminal:
+        from bench.compress.distill.proof import lines
+
+        for label, proof in doc["distillation"].items():
+            print(f"distillation proof of {label}:")
+            for line in lines(proof):
+                print(f"  {line}")
     doc["mechanism"] = mechanism_docs
     long = table.long_table(doc, args.family, sizes)
     files = table.write_all(long, out, args.correction)

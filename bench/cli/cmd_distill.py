@@ -18,7 +18,9 @@ def add_parser(sub) -> None:
     p.add_argument("--temperature", type=float)
     p.add_argument("--alpha", type=float, help="weight of the hard-label CE; 1 − alpha goes to the KD term")
     p.add_argument("--corpus", action="append",
-                   help=".txt/.jsonl file, folder, synthetic[:N_DOCS[:SEED]] or hub data set (repeatable)")
+                   help="teacher[:N_DOCS[:SEED]] (text the teacher writes from the project's neutral prompts; "
+                        "the default), .txt/.jsonl file, folder, synthetic[:N_DOCS[:SEED]] or hub data set "
+                        "(repeatable); a corpus that repeats evaluation sentences is refused")
     p.add_argument("--text-field", help="jsonl field that holds the text (default: text)")
     p.add_argument("--no-teacher", action="store_true", default=None,
                    help="train the non-distilled control: same data order, steps and seed, CE only")
@@ -27,6 +29,13 @@ def add_parser(sub) -> None:
     p.add_argument("--seq-len", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
+    p.add_argument("--warmup-steps", type=int)
+    p.add_argument("--lr-schedule", choices=["linear", "cosine"])
+    p.add_argument("--topk", type=int, help="teacher top-k log-probabilities cached once per corpus (default 64; "
+                                            "0: the live teacher's full distribution every step)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own)")
+    p.add_argument("--control", type=Path, help="the non-distilled control's folder, to compare the proof with "
+                                                "(default: the cached --no-teacher student of the same recipe)")
     p.add_argument("--seed", type=int)
     p.add_argument("--checkpoint-every", type=int)
     p.add_argument("--mixed-precision", choices=["no", "bf16", "fp16"])
@@ -40,7 +49,7 @@ def add_parser(sub) -> None:
 
 FLAGS = ("teacher", "teacher_revision", "student", "student_init", "temperature", "alpha", "corpus", "text_field",
          "no_teacher", "steps", "seq_len", "batch_size", "lr", "seed", "checkpoint_every", "mixed_precision",
-         "device", "save_dtype")
+         "device", "save_dtype", "warmup_steps", "lr_schedule", "topk", "threads")
 
 
 def config_from_args(args) -> dict:
@@ -60,7 +69,7 @@ def config_from_args(args) -> dict:
             raise UserError(f"--teacher-layers '{args.teacher_layers}': expected integers like 0,2,4") from None
     if args.chain:
         data["chain"] = [s for s in args.chain.split(",") if s]
-    for required in ("teacher", "student", "corpus"):
+    for required in ("teacher", "student"):
         if required not in data:
             raise UserError(f"distill: --{required} is required (or set it in --config)")
     return data
@@ -72,6 +81,7 @@ def run(args) -> int:
 
     from bench.cli.checks import out_folder
     from bench.compress.distill import PROVENANCE, distill, parse_config
+    from bench.compress.distill.proof import lines, report
 
     cfg = parse_config(config_from_args(args))
     out_folder(args.out)
@@ -84,5 +94,13 @@ def run(args) -> int:
           f"{prov.get('save_dtype', 'float32')} weights on disk")
     print(f"loss: {prov['loss_first']:.4f} -> {prov['loss_last']:.4f} over {prov['steps']} steps "
           f"({prov['tokens']} tokens)")
-    print(f"wall time: {prov['wall_s']:.1f} s")
+    resumed = f", resumed at step {prov['resumed_from'][-1]}" if prov.get("resumed_from") else ""
+    print(f"wall time: {prov['wall_s']:.1f} s of the last build process (training {prov['train_s']:.1f} s in "
+          f"all{resumed}"
+          + (f", {prov['tokens_per_s']:.0f} tokens/s on {prov.get('threads')} threads, peak memory "
+             f"{prov['peak_rss_mb']:.0f} MB)" if prov.get("tokens_per_s") else ")"))
+    if args.control is not None and not (args.control / PROVENANCE).is_file():
+        raise UserError(f"--control '{args.control}': not a qdbench student folder (no {PROVENANCE})")
+    for line in lines(report(prov, args.control)):
+        print(line)
     return 0

@@ -10,8 +10,8 @@ from bench.cli.render import print_run
 
 def add_parser(sub) -> None:
     p = sub.add_parser("show", help="print the summary of finished runs, or list runs with their settings")
-    p.add_argument("runs", nargs="*", type=Path, help="run folders (or a runs folder to show all inside); "
-                   "default with --list: runs/")
+    p.add_argument("runs", nargs="*", type=Path, help="run folders (or a runs folder to show all inside), or a "
+                   "distilled student's folder (its proof of distillation); default with --list: runs/")
     p.add_argument("--all-metrics", action="store_true",
                    help="also the *_norm / *_sum variants and DiscrimEval's MixedLM fit")
     p.add_argument("--list", action="store_true", help="one line per run: model, task, settings hash, items, "
@@ -53,15 +53,49 @@ def show(args) -> int:
         return list_runs(args.runs or [Path("runs")])
     if not args.runs:
         raise UserError("show needs run folders (or --list to list the runs under runs/)")
-    for run_dir in find_runs(args.runs):
+    students = [p for p in args.runs if _student_record(p) is not None]
+    for folder in students:
+        show_student(folder, _student_record(folder))
+    runs = [p for p in args.runs if p not in students]
+    for run_dir in find_runs(runs) if runs else []:
         manifest, metrics, _ = load_run(run_dir, items=False)
         check_summary_fields(run_dir / MANIFEST, manifest)
         names = [n for n in metrics["metrics"] if not n.endswith(("_lo", "_hi"))]  # shown as intervals
         if not args.all_metrics:
             names = [n for n in names if _summary(n)]
         print_run(manifest, metrics, names)
+        model_path = (manifest.get("model") or {}).get("path")
+        record = _student_record(Path(model_path)) if model_path else None
+        if record is not None:
+            from bench.compress.distill.proof import lines, report
+
+            for line in lines(report(record)):
+                print(line)
         print(f"run folder: {run_dir}\n")
     return 0
+
+
+def _student_record(folder: Path) -> dict | None:
+    """The provenance of a student qdbench distilled (with its proof), else None."""
+    from bench.compress.distill.proof import read_provenance
+
+    record = read_provenance(folder) if folder.is_dir() else None
+    return record if record and record.get("kind") in ("distilled", "nds") and "proof" in record else None
+
+
+def show_student(folder: Path, record: dict) -> None:
+    from bench.compress.distill.proof import lines, report
+
+    what = "non-distilled control" if record["kind"] == "nds" else f"distilled student (T={record['temperature']})"
+    print(f"{what}: {folder}")
+    print(f"teacher: {(record.get('base') or {}).get('spec')}, {record.get('student_parameters', 0) / 1e6:.2f}M "
+          f"parameters, {record.get('steps')} steps, corpus sha256 {record['corpus']['sha256'][:16]}")
+    if record.get("tokens_per_s"):
+        print(f"training: {record['train_s']:.1f} s, {record['tokens_per_s']:.0f} tokens/s, peak memory "
+              f"{record['peak_rss_mb']:.0f} MB")
+    for line in lines(report(record)):
+        print(line)
+    print()
 
 
 def list_runs(paths: list[Path]) -> int:

@@ -164,5 +164,18 @@ def compare_pairs(planned: list[tuple[tuple[str, str, str], list[Triple]]], cfg:
         ma, mb = member(trips[0].a), member(trips[0].b)
         tests = verdict_tests(comparisons, cfg)
         out.append({"a": asdict(ma), "b": asdict(mb), "why": why, "comparisons": comparisons,
-                    "verdict_tests": tests, "verdict": verdict(ma, mb, why, comparisons, tests, cfg)})
+                    "verdict_tests": tests, "verdict": verdict(ma, mb, why, comparisons, tests, cfg),
+                    "distillation": distillation_proofs([ma, mb])})
+    return out
+
+
+def distillation_proofs(members: list[Member]) -> dict:
+    """Each student's proof of distillation (held-out KL and perplexity, vs its control), where recorded."""
+    from bench.compress.distill.proof import read_provenance, report
+
+    out = {}
+    for m in members:
+        rec = read_provenance(Path(m.model)) if m.role == "student" and m.model else None
+        if rec and rec.get("proof"):
+            out[m.label] = report(rec)
     return out

@@ -174,5 +174,11 @@ def print_variant_pair(vp: dict, settings: dict, all_metrics: bool = False) -> N
         if c["flips"]:
             f = c["flips"]["overall"]
             console.print(f"answers that differ between them: {f['n_flipped']} of {f['n_items']}")
+    for label, proof in (vp.get("distillation") or {}).items():
+        from bench.compress.distill.proof import lines
+
+        console.print(f"distillation proof of {escape(label)}:")
+        for line in lines(proof):
+            console.print("  " + escape(line))
     console.print(f"p: the metric's test (B − A) and a paired permutation swapping A and B per unit (closer), "
                   f"{settings['correction']}-corrected across groups; * significant; CI: paired bootstrap.")

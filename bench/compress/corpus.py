@@ -61,19 +61,26 @@ class Corpus:
     sha256: str
 
 
-def load_corpus(sources: list[str], text_field: str = "text") -> Corpus:
+def load_corpus(sources: list[str], text_field: str = "text", teacher=None, quiet: bool = True,
+                check_eval: bool = True) -> Corpus:
     """Read every source in order. A source is a .txt/.jsonl file, a folder of them, `synthetic[:N_DOCS[:SEED]]`,
-    or a hub data set name (needs the network and the `datasets` package)."""
+    `teacher[:N_DOCS[:SEED]]` (text the teacher `teacher`, a ModelRef, writes; bench/compress/teacher_text),
+    or a hub data set name (needs the network and the `datasets` package). A file that repeats evaluation
+    sentences is refused (bench/data/eval_index) unless `check_eval` is False."""
     if not sources:
-        raise UserError("corpus: give at least one source (a .txt/.jsonl file, a folder, or synthetic:N)")
+        raise UserError("corpus: give at least one source (a .txt/.jsonl file, a folder, teacher:N or "
+                        "synthetic:N)")
     h = hashlib.sha256()
     docs: list[str] = []
     names: list[str] = []
     for source in sources:
-        for path in _files(source):
+        for path in _files(source, teacher, quiet):
             data = path.read_bytes()
             h.update(path.name.encode() + b"\0" + hashlib.sha256(data).digest())
-            docs.extend(_documents(path, data, text_field))
+            file_docs = _documents(path, data, text_field)
+            if check_eval:
+                refuse_eval_overlap(path, file_docs)
+            docs.extend(file_docs)
             names.append(str(path))
     docs = [d for d in docs if d.strip()]
     if not docs:
@@ -82,7 +89,29 @@ def load_corpus(sources: list[str], text_field: str = "text") -> Corpus:
     return Corpus(docs, names, h.hexdigest())
 
 
-def _files(source: str) -> list[Path]:
+def refuse_eval_overlap(path: Path, documents: list[str]) -> None:
+    """A UserError naming `path` and an evaluation file when a document repeats one of its sentences."""
+    from bench.data.eval_index import load_index, sentences
+
+    index = load_index()
+    found = [(norm, h) for d in documents for norm, h in sentences(d)]
+    hits = index.find([h for _, h in found])
+    if hits:
+        first, eval_file = hits[0]
+        example = found[first][0][:80]
+        raise UserError(f"corpus file '{path}' repeats evaluation data: {len(hits)} sentence(s) also in "
+                        f"'{eval_file}' (e.g. \"{example}\"); training on it would leak the test into the "
+                        "student: remove them or use another corpus (default: teacher:N)")
+
+
+def _files(source: str, teacher=None, quiet: bool = True) -> list[Path]:
+    from bench.compress.teacher_text import parse_source, teacher_corpus
+
+    written = parse_source(source)
+    if written is not None:
+        if teacher is None:
+            raise UserError(f"corpus '{source}': a teacher-written corpus needs the teacher (qdbench distill)")
+        return [teacher_corpus(teacher, *written, quiet=quiet)]
     if source == SYNTHETIC or source.startswith(SYNTHETIC + ":"):
         return [_synthetic_file(source)]
     path = Path(source).expanduser()

@@ -24,13 +24,21 @@ class DistillConfig(BaseModel):
     teacher_layers: list[int] | None = Field(None, description="teacher layers copied into the student, in order")
     temperature: float = Field(2.0, gt=0)
     alpha: float = Field(0.5, ge=0, le=1)
-    corpus: list[str] = Field(description=".txt/.jsonl files, folders, synthetic[:N[:SEED]], or hub data sets")
+    corpus: list[str] = Field(default_factory=lambda: ["teacher"],
+                              description="teacher[:N[:SEED]] (text the teacher writes; the default), .txt/.jsonl "
+                                          "files, folders, synthetic[:N[:SEED]], or hub data sets")
     text_field: str = "text"
     seq_len: int = Field(128, ge=4)
     batch_size: int = Field(8, ge=1)
     steps: int = Field(200, ge=1)
     lr: float = Field(1e-3, gt=0)
     warmup_steps: int = Field(0, ge=0)
+    lr_schedule: Literal["linear", "cosine"] = Field(
+        "linear", description="decay after warmup: linear to 0, or cosine to 0")
+    topk: int = Field(64, ge=0, description="teacher top-k log-probabilities cached once per corpus; the KD "
+                                            "term is the KL over those k tokens plus one tail outcome (0: the "
+                                            "live teacher's full distribution at every step)")
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (not part of the key)")
     weight_decay: float = Field(0.0, ge=0)
     max_grad_norm: float | None = Field(1.0, gt=0)
     seed: int = 0

@@ -57,5 +57,7 @@ def cast_copy(source: Path, final: Path, dtype: str, key: str) -> Path:
                                             "save_dtype": record.get("save_dtype", "float32")},
                       **sizes(tmp, model))
         record["config"] = {**record.get("config", {}), "save_dtype": dtype}
+        if record.get("proof"):
+            record["proof_measured_on"] = "float32 weights, before they were rounded for storage"
         write_json(tmp / PROVENANCE, record)
     return final

@@ -11,6 +11,8 @@ from pathlib import Path
 from bench.compress.corpus import Corpus, load_corpus
 from bench.compress.distill.config import DistillConfig
 from bench.compress.distill.data import token_chunks
+from bench.compress.distill.proof import measure
+from bench.compress.distill.speed import cached_teacher_topk
 from bench.compress.distill.storage import cast_copy, sizes
 from bench.compress.distill.student import (
     build_student,
@@ -20,6 +22,7 @@ from bench.compress.distill.student import (
     student_source,
 )
 from bench.compress.distill.training import train
+from bench.compress.teacher_text import held_out_texts
 from bench.errors import UserError
 from bench.models.loading import ModelRef, fingerprint, load_causal_lm, load_tokenizer, resolve, save_tokenizer
 from bench.paths import home
@@ -52,17 +55,28 @@ def variant_key(cfg: DistillConfig, teacher: ModelRef, corpus: Corpus) -> str:
     import torch
     import transformers
 
-    settings = cfg.model_dump(exclude={"checkpoint_every", "teacher", "student", "corpus"})
+    settings = cfg.model_dump(exclude={"checkpoint_every", "teacher", "student", "corpus", "threads"})
     if settings["save_dtype"] == "float32":
         settings.pop("save_dtype")  # float32 students keep the keys they had before storage dtypes existed
     if cfg.no_teacher:
         settings.pop("temperature")
         settings.pop("alpha")
+        settings.pop("topk")
     blob = {"version": DISTILL_VERSION, "settings": settings, "teacher": _identity(teacher),
             "student": _student_identity(cfg.student), "corpus": corpus.sha256,
             "chain": [_student_identity(s) for s in cfg.chain], "torch": torch.__version__,
             "transformers": transformers.__version__, "cuda": torch.cuda.is_available() and cfg.device != "cpu"}
     return digest(blob)[:16]
+
+
+def control_key(cfg: DistillConfig, teacher: ModelRef, corpus: Corpus) -> str:
+    """The key of the non-distilled control of a KD student: the same settings with no teacher."""
+    return variant_key(cfg.model_copy(update={"no_teacher": True, "chain": []}),
+                       teacher, corpus)
+
+
+def _teacher_id(ref: ModelRef) -> str:
+    return fingerprint(Path(ref.path))["sha256"] if ref.kind != "hub" else f"{ref.spec}@{ref.revision}"
 
 
 def distill(cfg: DistillConfig, out: Path | None = None, quiet: bool = False) -> Path:
@@ -72,7 +86,7 @@ def distill(cfg: DistillConfig, out: Path | None = None, quiet: bool = False) ->
     it holds this very variant)."""
     started = time.perf_counter()
     base = resolve(cfg.teacher, cfg.teacher_revision)
-    corpus = load_corpus(cfg.corpus, cfg.text_field)
+    corpus = load_corpus(cfg.corpus, cfg.text_field, teacher=base, quiet=quiet)
     key = variant_key(cfg, base, corpus)
     final = Path(out) if out is not None else home() / "variants" / f"distill-{key}"
     if (final / PROVENANCE).is_file():
@@ -97,17 +111,19 @@ def distill(cfg: DistillConfig, out: Path | None = None, quiet: bool = False) ->
     tcfg = read_config(teacher_ref)
     tokenizer = load_tokenizer(teacher_ref)
     check_tokenizers(cfg, tokenizer)
-    need_teacher = not cfg.no_teacher or cfg.student_init == "teacher_layers"
-    teacher = load_causal_lm(teacher_ref, dtype=cfg.teacher_dtype) if need_teacher else None
+    teacher = load_causal_lm(teacher_ref, dtype=cfg.teacher_dtype).eval()  # also measures the proof
     stage_cfg = cfg.model_copy(update={"chain": []})
     student = build_student(stage_cfg, tcfg, teacher)
-    if cfg.no_teacher:
-        teacher = None
     chunks, n_tokens = token_chunks(corpus.documents, tokenizer, cfg.seq_len)
 
     workdir = final.with_name(f".{final.name}.work")
     workdir.mkdir(parents=True, exist_ok=True)
-    result = train(cfg, student, teacher, chunks, workdir, {"key": key}, quiet=quiet)
+    topk = None
+    if not cfg.no_teacher and cfg.topk > 0:
+        topk = cached_teacher_topk(teacher, _teacher_id(teacher_ref), chunks, cfg.temperature, cfg.topk, quiet)
+    result = train(cfg, student, None if cfg.no_teacher else teacher, chunks, workdir, {"key": key},
+                   quiet=quiet, topk=topk)
+    proof = measure(teacher, student.eval(), tokenizer, held_out_texts(base, quiet=quiet))
 
     with staged_dir(final) as tmp:
         student.eval().save_pretrained(tmp, safe_serialization=True)
@@ -128,6 +144,9 @@ def distill(cfg: DistillConfig, out: Path | None = None, quiet: bool = False) ->
             **sizes(tmp, student), "wall_s": round(time.perf_counter() - started, 3),
             "train_s": round(result["train_s"], 3), "device": result["device"],
             "loss_first": result["losses"][0], "loss_last": result["losses"][-1],
+            "threads": result["threads"], "tokens_per_s": result["tokens_per_s"],
+            "peak_rss_mb": result["peak_rss_mb"], "proof": proof,
+            "control_key": None if cfg.no_teacher else control_key(cfg, base, corpus),
             "resumed_from": result["resumed_from"], "libraries": libraries(),
             "config": cfg.model_dump()})
     shutil.rmtree(workdir, ignore_errors=True)
