@@ -15,7 +15,8 @@ from bench.paths import repo_root
 BANNER = ("qdbench demo: SmolLM2-135M-Instruct (builtin:smollm2-135m), a real pretrained model, in full precision "
           "and quantized (GPTQ int4, round-to-nearest int3), on 384 BBQ-format items qdbench writes itself. "
           "Its 'full precision' weights are the Q4_1 GGUF release dequantized to fp32. First use converts the "
-          "model (1-4 minutes on 2 cores) and builds the variants (GPTQ takes minutes on a CPU); later runs reuse them.")
+          "model (1-4 minutes on 2 cores) and builds the variants (GPTQ takes minutes on a CPU); later runs reuse "
+          "them.")
 QUICK_BANNER = ("qdbench demo --quick: builtin:tiny-llama, full precision and quantized (GPTQ int4, round-to-nearest "
                 "int8), on the shipped BBQ sample. The model is random-initialized, so its scores are MEANINGLESS; "
                 "this shows the pipeline, not a result.")

@@ -25,20 +25,20 @@ Schema `qdbench.findings/1`: {"schema", "family", "created", "qdbench_version", 
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 
 from bench import __version__
 from bench.compare import claims as C
-from bench.compare.pairing import Pair, Run, align, pair
+from bench.compare.findings_family import Family
+from bench.compare.findings_render import _fmt, markdown, terminal  # noqa: F401 (the CLI's)
+from bench.compare.findings_verdict import correct, reading
+from bench.compare.pairing import Pair, align, pair
 from bench.compare.report import nli_gap, pair_metrics, paired_row, task_hooks
 from bench.errors import UserError
 from bench.metrics.declare import Metric, clean, evaluate, stats, units
-from bench.stats import adjust_pvalues, mcnemar_exact
+from bench.stats import mcnemar_exact
 from bench.stats.flips import ANTI_BIASED, BIASED, UNKNOWN
 from bench.stats.power import normal_mde
 from bench.stats.resample import bootstrap, bootstrap_se, enough_units, percentile_interval, permutation_p, recentred_p
@@ -47,59 +47,6 @@ from bench.stats.trend import permutation_null, slope
 SCHEMA = "qdbench.findings/1"
 VERDICTS = ("supported", "contradicted", "inconclusive", "not measured")
 RELEASE_BITS = 16  # the base's place on the bits axis: models are released in 16-bit precision
-
-
-@dataclass
-class Family:
-    """One family's runs: task -> (base run, {variant label: run}), and what each variant is."""
-
-    name: str
-    tasks: dict[str, tuple[Run, dict[str, Run]]]
-    members: dict = field(default_factory=dict)  # label -> equal_memory.Member
-    bits: dict[str, int | None] = field(default_factory=dict)
-
-    @classmethod
-    def of_runs(cls, name: str, runs: list[Run]) -> Family:
-        from bench.compare.equal_memory import member
-
-        tasks: dict[str, tuple[Run | None, dict[str, Run]]] = {}
-        for run in runs:
-            base, variants = tasks.setdefault(run.task, (None, {}))
-            if (run.manifest.get("variant") or {}).get("name") in (None, "base"):
-                if base is not None and base.path != run.path:
-                    raise UserError(f"family '{name}': task '{run.task}' has two base runs ({base.path}, {run.path}), "
-                                    "made under different settings; pass --settings HASH (see `qdbench show --list`)")
-                tasks[run.task] = (run, variants)
-            else:
-                variants[run.label] = run
-        out = cls(name, {t: (b, v) for t, (b, v) in tasks.items() if b is not None and v})
-        if not out.tasks:
-            raise UserError(f"family '{name}': no task with both a base run and a variant run")
-        for _base, variants in out.tasks.values():
-            for label, run in variants.items():
-                if label not in out.members:
-                    out.members[label] = member(run)
-                    recipe = (run.manifest.get("variant") or {}).get("recipe") or {}
-                    bits = recipe.get("weight_bits")
-                    out.bits[label] = int(bits) if isinstance(bits, int | float) else None
-        return out
-
-    @classmethod
-    def of_folder(cls, runs_dir: Path, name: str, settings: str | None = None) -> Family:
-        from bench.compare.family import find_family
-        from bench.compare.pairing import load
-
-        found = find_family(runs_dir, name, settings)
-        return cls.of_runs(name, [load(p) for base, variants in found.values() for p in [base, *variants]])
-
-    def role(self, label: str) -> str:
-        return self.members[label].role
-
-    def labels(self, applies_to: str) -> list[str]:
-        if applies_to == "students":
-            return sorted(m for m in self.members if self.role(m) == "student")
-        quantized = sorted(m for m in self.members if self.role(m) == "quantized")
-        return [m for m in quantized if self.bits.get(m) == 3] if applies_to == "bits3" else quantized
 
 
 def metric_of(task: str, name: str, p: Pair) -> Metric | None:
@@ -391,59 +338,6 @@ def _test_name(m: Metric) -> str:
     return TESTS[m.test]
 
 
-def _fmt(v, digits: int = 3, signed: bool = False) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    return f"{v:+.{digits}g}" if signed else f"{v:.{digits}g}"
-
-
-def reading(row: dict, check: C.Check, quality: list[dict], alpha: float) -> str:
-    """Whether a stereotype score's move toward its neutral point coincides with lost language ability."""
-    b, v, t = row["base"], row["value"], check.neutral
-    if b is None or v is None:
-        return "undefined score"
-    q = quality[0] if quality else None
-    qtext = ("no quality measure of this variant ran (StereoSet LMS/ICAT, BBQ disambiguated accuracy)" if q is None
-             else f"{q['task']} {q['metric']} Δ {_fmt(q['delta'], signed=True)} [{_fmt(q['ci_low'], signed=True)}, "
-                  f"{_fmt(q['ci_high'], signed=True)}], p {_fmt(q['p_value'], 2)}")
-    fell = [x for x in quality if x["delta"] is not None and x["delta"] < 0 and x["p_value"] is not None
-            and x["p_value"] < alpha]
-    if abs(v - t) < abs(b - t):
-        where = f"moved toward {t:g} ({_fmt(b)} → {_fmt(v)})"
-        if fell:
-            f = fell[0]
-            return (f"{where} while {f['task']} {f['metric']} fell (Δ {_fmt(f['delta'], signed=True)}, p "
-                    f"{_fmt(f['p_value'], 2)}): lost language ability, not evidence of less bias")
-        if q is None:
-            return f"{where}; {qtext}: cannot tell lost bias from lost ability"
-        return (f"{where} with no significant loss of quality ({qtext}; MDE {_fmt(q['mde'])}): not explained by "
-                "lost ability at this power")
-    return f"moved away from {t:g} ({_fmt(b)} → {_fmt(v)}); quality: {qtext}"
-
-
-def correct(rows: list[dict], alpha: float) -> None:
-    """Holm across every row that has a p (all claims together); then each row's verdict."""
-    tested = [r for r in rows if r["verdict"] != "not measured"]
-    _, adjusted = adjust_pvalues([np.nan if r["p_value"] is None else r["p_value"] for r in tested], "holm", alpha)
-    for r, adj in zip(tested, adjusted, strict=True):
-        r["p_holm"] = clean(adj)
-        r["verdict"], r["why"] = verdict(r, alpha)
-
-
-def verdict(r: dict, alpha: float) -> tuple[str, str]:
-    e, p, mde = r["effect"], r["p_holm"], r["mde"]
-    if e is None or p is None:
-        return "inconclusive", "the effect or its test is undefined on these items"
-    side = 1 if e - r["null"] > 0 else -1 if e - r["null"] < 0 else 0
-    want = 1 if r["expected"] == "+" else -1
-    if p < alpha and side == want:
-        return "supported", f"Holm p {_fmt(p, 2)} < {alpha:g}, effect on the claimed side"
-    if p < alpha and side == -want:
-        return "contradicted", f"Holm p {_fmt(p, 2)} < {alpha:g}, effect on the opposite side"
-    return "inconclusive", (f"Holm p {_fmt(p, 2)} ≥ {alpha:g}: not distinguishable from {r['null']:g} at this size "
-                            f"(MDE {_fmt(mde)}: smaller effects would go unseen); not evidence of no effect")
-
-
 RUNNERS = {"delta": Tester.deltas, "trend": Tester.trends, "flips": Tester.flips, "share": Tester.shares,
            "nli_gap": Tester.gaps}
 
@@ -463,56 +357,3 @@ def findings(fam: Family, cfg: dict) -> dict:
                 sorted(fam.members.items())}
     return {"schema": SCHEMA, "family": fam.name, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "qdbench_version": __version__, "settings": cfg, "variants": variants, "claims": out_claims, "rows": rows}
-
-
-# -- rendering --------------------------------------------------------------------------------------------------
-
-HEAD = ["claim", "variant", "vs", "task · metric", "exp.", "effect [95% CI]", "p", "p Holm", "MDE", "verdict"]
-
-
-def cells(r: dict) -> list[str]:
-    ci = "" if r["ci_low"] is None else f" [{_fmt(r['ci_low'], signed=True)}, {_fmt(r['ci_high'], signed=True)}]"
-    eff = "–" if r["effect"] is None else _fmt(r["effect"], signed=True) + ci
-    return [r["claim"], r["variant"], r["versus"], f"{r['task']} · {r['metric']}", r["expected"], eff,
-            _fmt(r["p_value"], 2), _fmt(r["p_holm"], 2), _fmt(r["mde"]), r["verdict"]]
-
-
-def markdown(doc: dict) -> str:
-    def esc(x: str) -> str:
-        return str(x).replace("|", "\\|").replace("\n", " ")
-    lines = [f"# Findings: {esc(doc['family'])}", "",
-             f"Published claims tested on family `{esc(doc['family'])}`: paired comparisons on the same items, "
-             f"{doc['settings']['n_resamples']} resamples, Holm across all rows of all claims, alpha "
-             f"{doc['settings']['alpha']}, MDE at power {doc['settings']['power']}. Inconclusive means this size "
-             "could not tell; it is never evidence of no effect.", ""]
-    for c in doc["claims"]:
-        lines += [f"## {esc(c['text'])}", "", f"Source: {esc(c['source'])} · test: {c['test']} · {c['summary']}", ""]
-        mine = [r for r in doc["rows"] if r["claim"] == c["id"]]
-        lines += ["| " + " | ".join(HEAD[1:] + ["why"]) + " |", "|" + "---|" * len(HEAD)]
-        for r in mine:
-            lines.append("| " + " | ".join(esc(x) for x in cells(r)[1:] + [r["why"] or ""]) + " |")
-        notes = [r for r in mine if r["quality_reading"] or r["evidence"].get("flipped_share") is not None]
-        for r in notes:
-            if r["quality_reading"]:
-                lines.append(f"- {esc(r['variant'])} · {r['task']} {r['metric']}: {esc(r['quality_reading'])}")
-            else:
-                e = r["evidence"]
-                lines.append(f"- {esc(r['variant'])}: {_fmt(e['flipped_share'])} of answers flipped between "
-                             f"stereotyped and not ({e['became_biased']} became, {e['stopped_biased']} stopped); "
-                             f"aggregate Δ {_fmt(e['aggregate_delta'], signed=True)} "
-                             f"[{_fmt(e['aggregate_ci'][0], signed=True)}, {_fmt(e['aggregate_ci'][1], signed=True)}], "
-                             f"McNemar p {_fmt(e['aggregate_p'], 2)}")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def terminal(doc: dict) -> str:
-    rows = [HEAD] + [cells(r) for r in doc["rows"]]
-    widths = [min(44, max(len(str(r[i])) for r in rows)) for i in range(len(HEAD))]
-
-    def line(r):
-        return "  ".join(str(x)[:w].ljust(w) for x, w in zip(r, widths, strict=True)).rstrip()
-    out = [f"findings · family {doc['family']}", line(HEAD), "  ".join("-" * w for w in widths)]
-    out += [line(r) for r in rows[1:]]
-    out += ["", *(f"{c['id']}: {c['summary']}" for c in doc["claims"])]
-    return "\n".join(out) + "\n"

@@ -10,7 +10,7 @@ key and provenance like any corpus file. Documents that repeat an evaluation sen
 are dropped as they are written.
 
 The held-out texts of the distillation proof come from here too: teacher samples from HELD_OUT_PROMPTS (never
-used for training) and the project's templated neutral sentences (bench/compress/corpus.synthetic_sentences)
+used for training) and the project's templated neutral sentences (bench/compress/neutral_text.py)
 at a seed no default corpus uses.
 """
 
@@ -111,7 +111,7 @@ def _sample(model, tokenizer, prompts: list[str], seed: int, quiet: bool) -> lis
     """One continuation per prompt, in seeded batches (each batch's RNG depends on (seed, batch) only)."""
     import torch
 
-    from bench.compress.distill.progress import Progress
+    from bench.compress.progress import Progress
 
     tokenizer.padding_side = "left"
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -162,7 +162,7 @@ def teacher_corpus(teacher_ref, n: int, seed: int, split: str = "train", quiet: 
 def held_out_texts(teacher_ref, quiet: bool = False) -> dict[str, list[str]]:
     """The two held-out texts of the distillation proof: teacher-written (held-out prompts) and neutral
     project-written sentences; neither is a training corpus by default nor evaluation data."""
-    from bench.compress.corpus import synthetic_sentences
+    from bench.compress.neutral_text import synthetic_sentences
 
     path = teacher_corpus(teacher_ref, HELD_OUT_DOCS, HELD_OUT_SEED, split="heldout", quiet=quiet)
     teacher_docs = [json.loads(line)["text"] for line in path.read_text().splitlines() if line.strip()]

@@ -52,7 +52,7 @@ def cached_teacher_topk(teacher, teacher_fingerprint: str, chunks, temperature: 
     import torch
     from safetensors.torch import load_file, save_file
 
-    from bench.compress.distill.progress import Progress
+    from bench.compress.progress import Progress
 
     path = topk_cache_path(teacher_fingerprint, chunks, temperature, k)
     if path.is_file():

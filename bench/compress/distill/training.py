@@ -56,7 +56,7 @@ def train(cfg: DistillConfig, student, teacher, chunks, workdir: Path, trainer_m
     import torch
     from accelerate.utils import set_seed
 
-    from bench.compress.distill.progress import Progress
+    from bench.compress.progress import Progress
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
