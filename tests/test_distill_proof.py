@@ -159,6 +159,7 @@ def test_quant_vs_distill_matrix_plans():
     kd = {n: r for n, r in variants.items() if isinstance(r, D.DistillConfig)}
     assert {(len(r.teacher_layers), r.temperature) for r in kd.values() if not r.no_teacher} == {
         (d, t) for d in (15, 20) for t in (1.0, 2.0, 4.0)}
+    assert {r.temperature: r.topk for r in kd.values() if not r.no_teacher} == {1.0: 64, 2.0: 0, 4.0: 0}
     controls = [r for r in kd.values() if r.no_teacher]
     assert sorted(len(r.teacher_layers) for r in controls) == [15, 20]
     assert all(r.teacher == "builtin:smollm2-135m" and r.corpus[0].startswith("teacher") for r in kd.values())
