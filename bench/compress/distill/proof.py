@@ -18,8 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.stats.resample import percentile_interval, recentred_p
-
 N_BOOT = 2000
 MAX_TOKENS = 256
 PROVENANCE = "qdbench_variant.json"
@@ -64,6 +62,8 @@ def _draws(n: int, seed: int = 0) -> np.ndarray:
 
 def summarize(scores: dict) -> dict:
     """Token-weighted KL and perplexity (student's and teacher's) with 95% bootstrap intervals over docs."""
+    from bench.stats.resample import percentile_interval
+
     kl, nll, tnll, tok = (np.asarray(scores[k], dtype=float) for k in ("kl", "nll", "teacher_nll", "tokens"))
     idx = _draws(len(tok))
     tok_b = tok[idx].sum(1)
@@ -85,6 +85,8 @@ def measure(teacher, student, tokenizer, texts: dict[str, list[str]]) -> dict:
 
 def versus(kd: dict, control: dict) -> dict:
     """Paired KD − control differences per held-out text (same documents), and the verdict."""
+    from bench.stats.resample import percentile_interval, recentred_p  # here: `show` reads records without them
+
     out, closer = {}, []
     for name, a in kd.items():
         b = control.get(name)
