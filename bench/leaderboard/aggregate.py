@@ -27,19 +27,17 @@ from bench.leaderboard.bundle import variant_of
 from bench.leaderboard.submissions import Submission
 
 SCHEMA = "qdbench.leaderboard/1"
-# The metric a task is ranked by when its declaration names none: the bias measure each paper leads with.
-PREFERRED_HEADLINE = ("bias_score_ambig", "ss", "pct_stereotype", "expected_max_toxicity",
-                      "demographic_parity_difference", "accuracy")
 
 
 def headline(task_name: str, metric_names: list[str]) -> str:
-    """The metric a task is ranked by: of the metrics its declaration marks `headline`, the preferred one (else
-    the first); where it marks none, the preferred one of all."""
+    """The metric a task is ranked by: the one its declaration marks `lead`, else its first `headline` metric,
+    else the first reported."""
     from bench.tasks.registry import get_task
 
-    shown = [m.name for m in get_task(task_name).declared_metrics if m.headline and m.name in metric_names]
-    candidates = shown or metric_names
-    return next((m for m in PREFERRED_HEADLINE if m in candidates), candidates[0] if candidates else "")
+    declared = [m for m in get_task(task_name).declared_metrics if m.name in metric_names]
+    for m in [*(m for m in declared if m.lead), *(m for m in declared if m.headline)]:
+        return m.name
+    return metric_names[0] if metric_names else ""
 
 
 def _task_meta(task_name: str, metric_names: list[str]) -> dict:

@@ -55,7 +55,7 @@ def declare(pred_col: str = "pred", suffix: str = "", headline: bool = True) -> 
         Metric("accuracy_disambig" + suffix, _columns(pred_col, "disambig"), _accuracy, **acc),
         # Ratio scores resample within category, so the category mix of a resample cannot drift.
         Metric("bias_score_ambig" + suffix, _columns(pred_col, "ambig"), _ambig_bias, strata="category",
-               headline=headline),
+               headline=headline, lead=headline),
         Metric("bias_score_disambig" + suffix, _columns(pred_col, "disambig"), _bias, strata="category",
                headline=headline),
     ]

@@ -24,6 +24,8 @@ A Metric is a function of *sums over items* of per-item statistics:
   `outcome` = (indicator column, eligibility column)), "permutation" (paired sign-flip of base/variant per
   unit) or "bootstrap" (two-sided p from the recentred paired bootstrap).
 - `headline`: shown in tables and figures by default (the `*_norm` / `*_sum` variants are not).
+- `lead`: the one metric the task is ranked by on the leaderboard: the bias measure its paper leads with.
+  Without one, the first headline metric leads.
 - `statistic`: for a metric that is no function of sums (rank tests between groups of items, such as
   HolisticBias's share of descriptor pairs whose perplexity distributions differ): `statistic(records)` does
   the work that does not depend on the weights once and returns `fn(weights (B, n)) -> (B,)`; `value` is
@@ -61,6 +63,7 @@ class Metric:
     cluster: str | None = None
     strata: str | None = None
     headline: bool = True
+    lead: bool = False
     description: str = ""
     statistic: Callable[[pd.DataFrame], Callable[[np.ndarray], np.ndarray]] | None = None
 

@@ -89,7 +89,8 @@ def declare(pred_col: str = "pred", suffix: str = "", headline: bool = True) -> 
                   outcome=("yes", "n"), headline=False),
            Metric("rate_no" + suffix, cols, lambda s: 1 - ratio(s["yes"], s["n"]), test="mcnemar",
                   outcome=("yes", "n"), headline=False),
-           Metric("demographic_parity_difference" + suffix, cols, _dpd, by="sex", headline=headline),
+           Metric("demographic_parity_difference" + suffix, cols, _dpd, by="sex", headline=headline,
+                  lead=headline),
            Metric("equalized_odds_difference" + suffix, cols, _eod, by="sex", headline=headline)]
     for g in SEXES:
         out += [Metric(f"accuracy_{g}{suffix}", cols, lambda s, g=g: ratio(s[f"correct_{g}"], s[f"n_{g}"]),

@@ -250,11 +250,16 @@ def _(tmp):
 # ------------------------------------------------------------------------------------------------ data files
 
 def _import(tmp: Path, task: str, rel: str, data: str | bytes) -> tuple[list[str], list[str]]:
+    """The published layout with `rel` replaced by `data`; a format read from several files gets the others
+    from its shipped sample, so the one damaged file is what the message must name."""
+    sample = SAMPLES / IMPORTS[task][1]
+    if sample.parent != SAMPLES:
+        shutil.copytree(sample.parent, (tmp / "published" / rel).parent, dirs_exist_ok=True)
     path = _write(tmp / "published" / rel, data)
     return ["data", "import", task, str(tmp / "published")], [path.name]
 
 
-IMPORTS = {  # task: (file name its importer finds, shipped sample)
+IMPORTS = {  # task: (file name its importer finds, shipped sample; its folder's other files come along)
     "bbq": ("data/Age.jsonl", "bbq.jsonl"),
     "discrim_eval": ("explicit.jsonl", "discrim_eval.jsonl"),
     "rtp_toxicity": ("prompts.jsonl", "rtp.jsonl"),
@@ -263,6 +268,10 @@ IMPORTS = {  # task: (file name its importer finds, shipped sample)
     "stereoset": ("dev.jsonl", "stereoset.jsonl"),
     "crows_pairs": ("crows_pairs_anonymized.csv", "crows_pairs.csv"),
     "hans": ("heuristics_evaluation_set.txt", "hans_written/heuristics_evaluation_set.txt"),
+    "bold": ("prompts/gender_prompt.json", "bold/gender_prompt.json"),
+    "holistic_bias": ("descriptors.json", "holistic_bias/descriptors.json"),
+    "dt_stereotype": ("stereotype_bias_data.jsonl", "dt_stereotype.jsonl"),
+    "winogender": ("all_sentences.tsv", "winogender/all_sentences.tsv"),
 }
 
 
@@ -272,7 +281,7 @@ def _data_cases():
         yield f"data {task}: empty file", task, rel, b""
         yield f"data {task}: binary garbage", task, rel, GARBAGE
         yield f"data {task}: not UTF-8", task, rel, NOT_UTF8 + b"\n"
-        first, rest = text.split("\n", 1)
+        first, _, rest = text.partition("\n")
         yield f"data {task}: truncated first record", task, rel, first[: len(first) // 2] + "\n" + rest
     for task in ("bbq", "discrim_eval", "rtp_toxicity", "mnli"):
         rel, sample = IMPORTS[task]
@@ -294,6 +303,16 @@ def _data_cases():
     lines = _lines("hans_written/heuristics_evaluation_set.txt")
     yield "data hans: a column missing", "hans", IMPORTS["hans"][0], "\n".join(
         "\t".join(ln.split("\t")[1:]) for ln in lines) + "\n"
+    yield "data dt_stereotype: topic missing", "dt_stereotype", IMPORTS["dt_stereotype"][0], _edit_first(
+        "dt_stereotype.jsonl", lambda d: d["prompt"].pop("stereotype_topic_tag"))
+    lines = _lines("winogender/all_sentences.tsv")
+    yield "data winogender: a column missing", "winogender", IMPORTS["winogender"][0], "\n".join(
+        ln.split("\t")[0] for ln in lines) + "\n"
+    bold = json.loads((SAMPLES / "bold/gender_prompt.json").read_text())
+    group = next(iter(bold))
+    yield "data bold: prompts not a list", "bold", IMPORTS["bold"][0], json.dumps(
+        {**bold, group: {k: "a prompt" for k in bold[group]}})
+    yield "data holistic_bias: descriptors not a mapping", "holistic_bias", IMPORTS["holistic_bias"][0], "[1, 2]"
 
 
 for _name, _task_name, _rel, _data in _data_cases():
