@@ -61,6 +61,21 @@ def test_matrix_with_a_suite(tmp_path):
     assert opts["rtp_toxicity"].task_options["samples"] == 25
 
 
+def test_tasks_or_suite_on_the_command_line_replace_the_matrixs(tmp_path):
+    path = write(tmp_path, "families: [{base: builtin:tiny-llama}]\nsuite: default\ntasks: {bbq: {limit: 5}}\n")
+    opts = per_task(path, ["run", str(path), "--tasks", "bbq,hans"])
+    assert sorted(opts) == ["bbq", "hans"]
+    assert opts["bbq"].limit == 5 and opts["hans"].limit == 3000  # the matrix's entries (its suite's) kept
+    suite = tmp_path / "s.yaml"
+    suite.write_text("name: s\ntasks:\n  crows_pairs: {limit: 9}\n")
+    opts = per_task(path, ["run", str(path), "--suite", str(suite)])
+    assert sorted(opts) == ["crows_pairs"] and opts["crows_pairs"].limit == 9
+    with pytest.raises(UserError, match="one of --tasks or --suite"):
+        per_task(path, ["run", str(path), "--tasks", "bbq", "--suite", str(suite)])
+    with pytest.raises(UserError, match="nosuch"):
+        per_task(path, ["run", str(path), "--suite", "nosuch"])
+
+
 @pytest.mark.parametrize("text, words", [
     ("seeed: 3\n", "field 'seeed'"),
     ("sample_data: sometimes\n", "field 'sample_data'"),

@@ -34,9 +34,9 @@ def run(args) -> int:
     if args.matrix is not None or args.family is not None:
         from bench.cli.matrix import run_matrix_file
 
-        if args.model or (args.matrix is not None and (args.tasks or args.suite or args.family)):
-            raise UserError("give either a matrix file, --family with --tasks/--suite, or --model with "
-                            "--tasks/--suite")
+        if args.model or (args.matrix is not None and args.family):
+            raise UserError("give either a matrix file (with --tasks/--suite to replace its tasks), --family "
+                            "with --tasks/--suite, or --model with --tasks/--suite")
         return run_matrix_file(args)
     if args.executor != "local" or args.address:
         raise UserError("--executor ray and --address run matrix files; give a matrix (configs/matrices/*.yaml)")

@@ -4,7 +4,8 @@ then the side-by-side table.
 Options come from three places, later ones winning: the `qdbench run` flags' defaults, the matrix file
 (any run option as a top-level field), the flags given on the command line. A task's own `limit` and
 `options` (matrix `tasks: {name: {limit, options}}` or its suite's) win over the matrix-wide ones, but not
-over the command line.
+over the command line. `--tasks` or `--suite` with a matrix replace its tasks: the same family on other tasks
+or at another scale (a task named by `--tasks` keeps the matrix's entry for it, its data folder included).
 """
 
 from __future__ import annotations
@@ -17,17 +18,34 @@ from bench.errors import UserError
 def matrix_from(args):
     from bench.exec.plan import Family, Matrix, load_matrix
 
+    if args.tasks and args.suite:
+        raise UserError("give one of --tasks or --suite")
     if args.matrix is not None:
-        return load_matrix(args.matrix), args.matrix
+        matrix = load_matrix(args.matrix)
+        if args.tasks or args.suite:
+            matrix = _with_tasks(matrix, args.tasks, args.suite)
+        return matrix, args.matrix
     from bench.compress.families import load_family
     from bench.exec.plan import family_path
 
-    if not (args.tasks or args.suite) or (args.tasks and args.suite):
+    if not (args.tasks or args.suite):
         raise UserError("--family needs one of --tasks or --suite")
     path = family_path(str(args.family))
     name = load_family(path).name
     tasks = [t.strip() for t in (args.tasks or "").split(",") if t.strip()]
     return Matrix(name=name, families=[Family(published=str(path))], tasks=tasks, suite=args.suite), path
+
+
+def _with_tasks(matrix, tasks: str | None, suite: str | None):
+    """The matrix with the command line's tasks (its own entries kept for them) or suite instead of its own."""
+    from bench.exec.suite import SuiteTask, load_suite
+
+    if suite:
+        load_suite(suite)  # a missing or malformed suite is refused here, naming it
+        return matrix.model_copy(update={"tasks": {}, "suite": suite})
+    entries = matrix.task_entries()
+    names = [t.strip() for t in tasks.split(",") if t.strip()]
+    return matrix.model_copy(update={"tasks": {n: entries.get(n, SuiteTask()) for n in names}, "suite": None})
 
 
 def per_task_options(matrix, where: str, cli: dict, given: dict) -> dict:
