@@ -409,3 +409,26 @@ def test_run_tables_wrap_and_never_crop_a_column(capsys):
     lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith(("┃", "│", "┏", "└"))]
     assert lines and all(x.rstrip().endswith(("┃", "│", "┓", "┘")) for x in lines)
     assert any("[" in x and "]" in x for x in lines)  # intervals shown next to values
+
+
+def test_group_rows_undefined_for_both_models_are_left_out_of_the_table():
+    """A gap between groups is undefined within one group: BOLD's 43 groups would print 43 empty rows per gap."""
+    from bench.compare.render import metrics_table
+    from bench.console import console
+
+    def row(base, variant):
+        delta = None if None in (base, variant) else variant - base
+        return {"n_items": 5, "base": base, "variant": variant, "delta": delta,
+                "ci_low": None, "ci_high": None, "p_value": None, "p_adjusted": None, "significant": False,
+                "mde": None}
+
+    comparison = {"task": "bold", "variant": {"label": "v"}, "base": {"label": "b"}, "n_items": 5, "metrics": [
+        {"name": "sentiment_gap", "headline": True, "test": "paired_permutation", "overall": row(0.5, 0.7),
+         "by_group": {"domain": {"race": row(0.2, 0.3)}, "group": {"x": row(None, None), "y": row(None, None)}}},
+        {"name": "mean_sentiment", "headline": True, "test": "paired_permutation", "overall": row(0.1, 0.2),
+         "by_group": {"group": {"x": row(0.1, None)}}}]}
+    with console.capture() as out:
+        console.print(metrics_table(comparison, {"confidence": 0.95, "correction": "holm"}))
+    text = out.get()
+    assert "domain=race" in text and "group=x" in text  # defined for one model: kept
+    assert "group=y" not in text and "2 group rows not shown" in text

@@ -36,9 +36,13 @@ def metrics_table(comparison: dict, settings: dict, all_metrics: bool = False) -
     table.add_column("metric (test) · group", overflow="fold", min_width=min(24, max(map(len, labels), default=6)))
     for name in ("n", "base", "variant", "Δ", f"{conf}% CI", "p", f"p {settings['correction']}", "sig", "MDE"):
         table.add_column(name, justify="center" if name == "sig" else "right", overflow="fold")
+    hidden = 0
     for m in shown:
-        rows = [(f"{m['name']} ({TESTS.get(m['test'], m['test'])})", m["overall"])] + [
-            (f"  {f}={g}", r) for f, gs in m["by_group"].items() for g, r in gs.items()]
+        groups = [(f"  {f}={g}", r) for f, gs in m["by_group"].items() for g, r in gs.items()]
+        # a group where the metric is undefined for both models (a gap between groups, within one) says nothing
+        defined = [(label, r) for label, r in groups if r["base"] is not None or r["variant"] is not None]
+        hidden += len(groups) - len(defined)
+        rows = [(f"{m['name']} ({TESTS.get(m['test'], m['test'])})", m["overall"]), *defined]
         for i, (label, r) in enumerate(rows):
             ci = "–" if r["ci_low"] is None else f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
             n = r.get("n_counted", r["n_items"])
@@ -46,6 +50,9 @@ def metrics_table(comparison: dict, settings: dict, all_metrics: bool = False) -
                           _f(r["base"]), _f(r["variant"]), _f(r["delta"], signed=True), escape(ci),
                           _p(r["p_value"]), _p(r["p_adjusted"]), "*" if r["significant"] else "", _f(r.get("mde")),
                           style="bold red" if r["significant"] else None, end_section=i == len(rows) - 1)
+    if hidden:
+        table.caption = f"{hidden} group rows not shown: the metric is undefined there for both models"
+        table.caption_justify = "left"
     return table
 
 
