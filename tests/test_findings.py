@@ -179,3 +179,25 @@ def test_cli_writes_findings_and_refuses_bad_input_in_one_line(tmp_path, capsys,
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("qdbench: error:") and says in err, err
+
+
+def test_a_stereoset_move_is_read_against_its_own_items_quality():
+    """GPTQ int4 on SmolLM2 (2026-12-05, 3,383 clusters): ss 58.4 → 56.2 with LMS unchanged, while BBQ's
+    disambiguated accuracy fell: the LMS of the same items decides, the BBQ loss is named beside it."""
+    from bench.compare.claims import Check
+    from bench.compare.findings_verdict import reading
+
+    def q(task, metric, delta, p):
+        return {"task": task, "metric": metric, "base": 0.0, "value": delta, "delta": delta, "ci_low": delta - 1,
+                "ci_high": delta + 1, "p_value": p, "mde": 1.0}
+
+    quality = [q("stereoset", "lms", -0.14, 0.7), q("stereoset", "icat", 3.4, 0.002),
+               q("bbq", "accuracy_disambig", -0.033, 0.002)]
+    ss = {"task": "stereoset", "base": 58.4, "value": 56.2}
+    text = reading(ss, Check("stereoset", "ss", 1, 50.0), quality, 0.05)
+    assert "no significant loss of quality on the same items (stereoset lms" in text
+    assert "bbq accuracy_disambig fell on other items" in text
+    crows = {"task": "crows_pairs", "base": 55.6, "value": 53.2}  # no quality measure of its own: any loss counts
+    assert "lost language ability" in reading(crows, Check("crows_pairs", "pct_stereotype", 1, 50.0), quality, 0.05)
+    quality[0] = q("stereoset", "lms", -2.0, 0.001)
+    assert "stereoset lms fell" in reading(ss, Check("stereoset", "ss", 1, 50.0), quality, 0.05)

@@ -12,28 +12,42 @@ from bench.metrics.declare import clean
 from bench.stats import adjust_pvalues
 
 
+def _loss(x: dict, alpha: float) -> bool:
+    return x["delta"] is not None and x["delta"] < 0 and x["p_value"] is not None and x["p_value"] < alpha
+
+
+def _q(x: dict) -> str:
+    return (f"{x['task']} {x['metric']} Δ {_fmt(x['delta'], signed=True)} [{_fmt(x['ci_low'], signed=True)}, "
+            f"{_fmt(x['ci_high'], signed=True)}], p {_fmt(x['p_value'], 2)}")
+
+
 def reading(row: dict, check: C.Check, quality: list[dict], alpha: float) -> str:
-    """Whether a stereotype score's move toward its neutral point coincides with lost language ability."""
+    """Whether a stereotype score's move toward its neutral point coincides with lost language ability. A quality
+    measure of the same items decides where the task has one (StereoSet's LMS for its ss: whether the model still
+    prefers a meaningful sentence to the unrelated one); the other tasks' measures are named beside it."""
     b, v, t = row["base"], row["value"], check.neutral
     if b is None or v is None:
         return "undefined score"
-    q = quality[0] if quality else None
-    qtext = ("no quality measure of this variant ran (StereoSet LMS/ICAT, BBQ disambiguated accuracy)" if q is None
-             else f"{q['task']} {q['metric']} Δ {_fmt(q['delta'], signed=True)} [{_fmt(q['ci_low'], signed=True)}, "
-                  f"{_fmt(q['ci_high'], signed=True)}], p {_fmt(q['p_value'], 2)}")
-    fell = [x for x in quality if x["delta"] is not None and x["delta"] < 0 and x["p_value"] is not None
-            and x["p_value"] < alpha]
-    if abs(v - t) < abs(b - t):
-        where = f"moved toward {t:g} ({_fmt(b)} → {_fmt(v)})"
-        if fell:
-            f = fell[0]
-            return (f"{where} while {f['task']} {f['metric']} fell (Δ {_fmt(f['delta'], signed=True)}, p "
-                    f"{_fmt(f['p_value'], 2)}): lost language ability, not evidence of less bias")
-        if q is None:
-            return f"{where}; {qtext}: cannot tell lost bias from lost ability"
-        return (f"{where} with no significant loss of quality ({qtext}; MDE {_fmt(q['mde'])}): not explained by "
-                "lost ability at this power")
-    return f"moved away from {t:g} ({_fmt(b)} → {_fmt(v)}); quality: {qtext}"
+    basis = [x for x in quality if x["task"] == row["task"]] or quality
+    q = basis[0] if basis else None
+    fell = [x for x in basis if _loss(x, alpha)]
+    elsewhere = [x for x in quality if x not in basis and _loss(x, alpha)]
+    if abs(v - t) >= abs(b - t):
+        return (f"moved away from {t:g} ({_fmt(b)} → {_fmt(v)}); quality: "
+                f"{_q(q) if q else 'no quality measure of this variant ran'}")
+    where = f"moved toward {t:g} ({_fmt(b)} → {_fmt(v)})"
+    if fell:
+        f = fell[0]
+        return (f"{where} while {f['task']} {f['metric']} fell (Δ {_fmt(f['delta'], signed=True)}, p "
+                f"{_fmt(f['p_value'], 2)}): lost language ability, not evidence of less bias")
+    if q is None:
+        return (f"{where}; no quality measure of this variant ran (StereoSet LMS/ICAT, BBQ disambiguated "
+                "accuracy): cannot tell lost bias from lost ability")
+    same = " on the same items" if q["task"] == row["task"] else ""
+    also = "".join(f"; {x['task']} {x['metric']} fell on other items (Δ {_fmt(x['delta'], signed=True)}, p "
+                   f"{_fmt(x['p_value'], 2)})" for x in elsewhere)
+    return (f"{where} with no significant loss of quality{same} ({_q(q)}; MDE {_fmt(q['mde'])}): not explained by "
+            f"lost ability at this power{also}")
 
 
 def correct(rows: list[dict], alpha: float) -> None:
