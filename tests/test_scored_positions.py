@@ -55,3 +55,34 @@ def test_keep_freed_memory_leaves_a_users_own_malloc_settings(monkeypatch):
     monkeypatch.setattr(host_memory.ctypes, "CDLL", lambda *a: called.append(a))
     assert host_memory.keep_freed_memory() is False
     assert called == []
+
+
+def test_openmp_threads_sleep_unless_the_user_chose(monkeypatch):
+    from bench import threads
+
+    for k in threads.USER_SETTINGS:
+        monkeypatch.delenv(k, raising=False)
+    threads.wait_passively()
+    assert threads.os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    monkeypatch.setenv("GOMP_SPINCOUNT", "300000")
+    threads.wait_passively()
+    assert "OMP_WAIT_POLICY" not in threads.os.environ
+
+
+def test_the_command_sets_the_wait_policy_before_torch_loads():
+    import subprocess
+    import sys
+
+    code = ("import sys, os; from bench.cli import main as m; "
+            "m.build_parser = lambda: (_ for _ in ()).throw(SystemExit(0 if 'torch' not in sys.modules and "
+            "os.environ.get('OMP_WAIT_POLICY') == 'PASSIVE' else 1)); m.main([])")
+    assert subprocess.run([sys.executable, "-c", code], env=threads_free_env()).returncode == 0
+
+
+def threads_free_env() -> dict:
+    import os
+
+    from bench.threads import USER_SETTINGS
+
+    return {k: v for k, v in os.environ.items() if k not in USER_SETTINGS}
