@@ -26,9 +26,12 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.threads import wait_passively  # noqa: E402
+
+wait_passively()  # as `qdbench` does, before torch loads the OpenMP runtime (bench/threads.py)
+import torch  # noqa: E402
+
 from benchmarks.timing import cpu_flags, floor_flops, gemm_rate, interleaved, load, median_ratio  # noqa: E402
 
 TARGETS = {"vs lm-eval": 3.0, "stereoset clusters/s (2 threads)": 10.0}

@@ -41,9 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench import logs
+    from bench import logs, threads
 
     logs.silence_progress_bars()  # before any library that reads these switches is imported
+    threads.wait_passively()  # likewise: the OpenMP runtime reads it when torch loads
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()

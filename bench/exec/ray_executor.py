@@ -22,7 +22,8 @@ from bench.exec.local import RunOptions
 from bench.exec.plan import Matrix, PlannedRun, plan
 
 # environment a worker needs to see what the driver sees (caches, task folders, offline mode, test hooks)
-ENV_PREFIXES = ("QDBENCH_", "HF_", "TRANSFORMERS_", "OMP_NUM_THREADS", "TOKENIZERS_PARALLELISM")
+ENV_PREFIXES = ("QDBENCH_", "HF_", "TRANSFORMERS_", "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
+                "TOKENIZERS_PARALLELISM")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from bench.models.backend import ALL_KINDS, BackendDefaults
 from bench.models.batching import by_budget, by_sum
 from bench.models.chat import ChatMixin, Spec, finish
 from bench.models.device import is_oom, pick_device, resolve_dtype
+from bench.models.host_memory import keep_freed_memory
 from bench.models.loading import ModelRef, defined_parameters, load_causal_lm, load_tokenizer
 from bench.models.prefix_tree import ROW_TOKENS, PrefixTree, key_cost, rows_sharing_prefixes
 from bench.models.requests import GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult
@@ -49,6 +50,8 @@ class HFBackend(ChatMixin, BackendDefaults):
         self.device = pick_device(device)
         dtype = resolve_dtype(self.device, dtype)
         self.dtype = dtype
+        if self.device == "cpu":
+            keep_freed_memory()  # each forward reuses the last one's freed activations (host_memory.py)
         self.tokenizer = tokenizer or load_tokenizer(ref, trust_remote_code)
         extra = {"device_map": device_map} if device_map else {}
         self.model = model or load_causal_lm(ref, dtype=dtype, device=self.device,

@@ -4,8 +4,9 @@ The layers' matrices (most of the compute) then see exactly the batch's tokens, 
 sizes, and attention costs Σ size² instead of rows × width². Each tree's tokens sit at their depth (position)
 and attend to their ancestors only, so every token has exactly the hidden state it has in its own sequence.
 The attention is registered with transformers' `AttentionInterface` and takes effect only for a forward that
-passes a layout; the output projection and the fp32 log-softmax run on the scored positions only, in chunks, so
-a batch of sentences (every token scored) never holds a tokens × vocabulary matrix.
+passes a layout; the output projection and the fp32 log-softmax run on the distinct scored positions only (a node
+shared by several candidates once), in chunks, so a batch of sentences (every token scored) never holds a
+tokens × vocabulary matrix.
 
 Only model types whose attention is plain causal self-attention through that interface (no sliding window, no
 soft-capping, no attention sinks) and whose logits are the plain output projection of the last hidden state are
@@ -154,17 +155,10 @@ def score_trees(model, trees: Sequence[PrefixTree], device: str) -> list[list[Lo
                 input_ids=torch.tensor([ids], device=device), position_ids=torch.tensor([positions], device=device),
                 attention_mask=torch.ones((1, 1, 1, 1), dtype=torch.bool, device=device),  # 4D: used as given
                 use_cache=False, qdbench_layout=layout).last_hidden_state[0]
-            head = model.get_output_embeddings()
-            picked = torch.tensor(rows, device=hidden.device)
-            flat = []
-            for k in range(0, len(rows), LOGIT_CHUNK):
-                sel = picked[k:k + LOGIT_CHUNK]
-                logits = head(hidden[sel].to(head.weight.device))
-                flat.append(token_parts(logits, torch.tensor(targets[k:k + len(sel)])))
+            token_lp, greedy = target_logprobs(model.get_output_embeddings(), hidden, torch.tensor(rows),
+                                               torch.tensor(targets))
     finally:
         cfg._attn_implementation = before
-    token_lp = torch.cat([lp for lp, _ in flat])
-    greedy = torch.cat([g for _, g in flat])
     results = per_request(token_lp, greedy, lengths)
     out, k = [], 0
     for t in trees:
@@ -173,15 +167,43 @@ def score_trees(model, trees: Sequence[PrefixTree], device: str) -> list[list[Lo
     return out
 
 
-def token_parts(logits, targets):
+def target_logprobs(head, hidden, positions, targets, chunk: int = LOGIT_CHUNK):
+    """`token_parts` of the logits `head` gives at `positions` (rows of `hidden`), each distinct position through
+    the output projection once: the candidates of a StereoSet cluster or a CrowS-Pairs pair share their first
+    tokens, and each shared node predicts the next token of every candidate through it (a third of the scored
+    positions of StereoSet repeat one before them)."""
+    import torch
+
+    unique, inverse = torch.unique(positions, return_inverse=True)
+    lp = torch.empty(len(positions), dtype=torch.float64)
+    greedy = torch.empty(len(positions), dtype=torch.bool)
+    for k in range(0, len(unique), chunk):
+        sel = ((inverse >= k) & (inverse < k + chunk)).nonzero().squeeze(1)
+        at = unique[k:k + chunk].to(hidden.device)
+        logits = head(hidden[at].to(head.weight.device))
+        lp[sel], greedy[sel] = token_parts(logits, targets[sel], inverse[sel] - k)
+    return lp, greedy
+
+
+def token_parts(logits, targets, rows=None):
     """(fp32 log-probability of each target, whether it is the argmax), on the CPU: the target's logit minus
-    the log-sum-exp of its row, so no positions × vocabulary matrix of log-probabilities is written."""
+    the log-sum-exp of its row (row `rows[i]` of `logits` for target i; row i without `rows`). The log-sum-exp
+    is torch.logsumexp's own steps, done in place in `logits` (which it overwrites when it is fp32), so no
+    second positions × vocabulary matrix is written; argmax runs only on rows whose target reaches the row's
+    maximum (the others are not the argmax), which keeps argmax's first-index rule for ties."""
     import torch
 
     logits = logits.float()
     targets = targets.to(logits.device)
-    lp = logits.gather(-1, targets[:, None]).squeeze(-1) - torch.logsumexp(logits, dim=-1)
-    return lp.double().cpu(), (logits.argmax(-1) == targets).cpu()
+    rows = torch.arange(len(targets), device=logits.device) if rows is None else rows.to(logits.device)
+    picked = logits[rows, targets]
+    top = logits.amax(-1)
+    greedy = picked >= top[rows]
+    maybe = greedy.nonzero().squeeze(1)
+    greedy[maybe] = logits[rows[maybe]].argmax(-1) == targets[maybe]
+    top.masked_fill_(top.abs() == float("inf"), 0)
+    lse = logits.sub_(top[:, None]).exp_().sum(-1).log_().add_(top)
+    return (picked - lse[rows]).double().cpu(), greedy.cpu()
 
 
 def per_request(token_lp, greedy, lengths: list[int]) -> list[LoglikelihoodResult]:
