@@ -49,7 +49,7 @@ def test_the_leaderboard_accepts_the_family(runs, tmp_path, capsys):
     rows = {r["variant"]: r for r in data["rows"]}
     assert set(rows) == {"base", "rtn-w8a16"} and set(rows["base"]["tasks"]) == set(TASKS)
     assert data["tasks"]["dt_stereotype"]["headline"] == "agreement_index"
-    assert data["tasks"]["winogender"]["headline"] == "accuracy"
+    assert data["tasks"]["winogender"]["headline"] == "bls_correlation"  # its paper's measure, declared `lead`
     [sub] = list((subs / "tiny-llama").iterdir())
     out = tmp_path / "cmp"
     assert main(["compare", str(sub / "runs" / "base" / "winogender"), str(sub / "runs" / "rtn-w8a16" / "winogender"),
