@@ -20,10 +20,10 @@ from bench.errors import UserError
 from bench.exec.family import FamilyRun, build_variant
 from bench.exec.local import RunOptions
 from bench.exec.plan import Matrix, PlannedRun, plan
+from bench.threads import USER_SETTINGS
 
 # environment a worker needs to see what the driver sees (caches, task folders, offline mode, test hooks)
-ENV_PREFIXES = ("QDBENCH_", "HF_", "TRANSFORMERS_", "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
-                "TOKENIZERS_PARALLELISM")
+ENV_PREFIXES = ("QDBENCH_", "HF_", "TRANSFORMERS_", "OMP_NUM_THREADS", *USER_SETTINGS, "TOKENIZERS_PARALLELISM")
 
 
 @dataclass(frozen=True)
