@@ -13,6 +13,11 @@ item): what it would take on this machine with nothing else running, if its thre
 `--out` (one JSON line each; a rerun skips what is there), `--table` prints the Markdown table from it. The
 load average before and after each run and the CPU are recorded: on a shared machine, read seconds together
 with the load, and compare rows measured under similar load.
+
+    python benchmarks/suite_cost.py --from-runs DIR
+
+tabulates what finished runs under DIR (a `qdbench run MATRIX --out DIR`, e.g. a family at full scale) recorded in
+their manifests instead: items, the run's seconds and items/s, its threads and the load when it ended; nothing runs.
 """
 
 from __future__ import annotations
@@ -109,6 +114,31 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def from_runs(root: Path) -> list[dict]:
+    """One row per finished run under `root`, from its manifest (what a family at full scale cost, run by run)."""
+    rows = []
+    for path in sorted(root.rglob("manifest.json")):
+        m = json.loads(path.read_text())
+        t, hw = m["timings"], m["hardware"]
+        rows.append({"family": m["variant"].get("family") or m["model"]["spec"], "variant": m["variant"]["name"],
+                     "task": m["task"]["name"], "items": m["data"]["n_items"], "run s": t["wall_s_last_session"],
+                     "items/s": t["items_per_s_last_session"], "resumed": t.get("items_resumed") or 0,
+                     "threads": hw.get("torch_threads"), "load": hw.get("load_avg_1m"), "cpu": hw.get("cpu"),
+                     "isa": hw.get("torch_cpu_capability")})
+    return rows
+
+
+def runs_table(rows: list[dict]) -> str:
+    head = ["family", "variant", "task", "items", "run s", "items/s", "items resumed", "threads", "load (1 min)"]
+    lines = ["| " + " | ".join(head) + " |", "|---|---|---|" + "---:|" * 6]
+    for r in rows:
+        cells = [r["family"], r["variant"], r["task"], f"{r['items']:,}", f"{r['run s']:.0f}", r["items/s"],
+                 r["resumed"], r["threads"], f"{r['load']:.1f}" if r["load"] is not None else "-"]
+        lines.append("| " + " | ".join(map(str, cells)) + " |")
+    machines = sorted({f"{r['cpu']} ({r['isa']})" for r in rows})
+    return "\n".join(lines) + f"\n\nmeasured on: {', '.join(machines)}"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--threads", type=int, default=2)
@@ -117,7 +147,11 @@ def main() -> None:
     p.add_argument("--items", type=int, help="items per run (default: per task, 16 prompts for rtp_toxicity)")
     p.add_argument("--out", type=Path, default=Path("/tmp/qdbench_suite_cost.jsonl"))
     p.add_argument("--table", action="store_true", help="only print the table of --out")
+    p.add_argument("--from-runs", type=Path, help="tabulate the finished runs under this folder instead")
     args = p.parse_args()
+    if args.from_runs:
+        print(runs_table(from_runs(args.from_runs)))
+        return
     python = sys.executable
     done = [json.loads(line) for line in args.out.read_text().splitlines()] if args.out.exists() else []
     if not args.table:
