@@ -83,3 +83,16 @@ def test_placeholder_is_read_from_the_manifest():
     assert placeholder([R({"kind": "local", "spec": "/m", "about": {"random": True}})])
     assert not placeholder([R({"kind": "builtin", "spec": "builtin:smollm2-135m", "about": {"random": False}})])
     assert not placeholder([R({"kind": "hf", "spec": "gpt2"})])
+
+
+def test_a_student_shows_the_bits_it_is_stored_in():
+    from bench.leaderboard.variants import describe
+
+    recipe = {"method": "distill", "save_dtype": "bfloat16"}
+    manifest = {"variant": {"name": "kd15", "recipe": recipe}, "model": {"dtype": "float32"}}
+    assert describe(manifest) == {"method": "KD student", "kind": "distilled", "weight_bits": 16,
+                                  "activation_bits": 32}
+    recipe["save_dtype"] = "float32"
+    assert describe(manifest)["weight_bits"] == 32
+    recipe["weight_bits"] = 4  # distilled, then quantized
+    assert describe(manifest)["weight_bits"] == 4

@@ -5,7 +5,8 @@ Options come from three places, later ones winning: the `qdbench run` flags' def
 (any run option as a top-level field), the flags given on the command line. A task's own `limit` and
 `options` (matrix `tasks: {name: {limit, options}}` or its suite's) win over the matrix-wide ones, but not
 over the command line. `--tasks` or `--suite` with a matrix replace its tasks: the same family on other tasks
-or at another scale (a task named by `--tasks` keeps the matrix's entry for it, its data folder included).
+or at another scale (a task named by `--tasks` keeps the matrix's entry for it, its data folder included);
+`--variants` keeps only the variants named.
 """
 
 from __future__ import annotations
@@ -24,7 +25,11 @@ def matrix_from(args):
         matrix = load_matrix(args.matrix)
         if args.tasks or args.suite:
             matrix = _with_tasks(matrix, args.tasks, args.suite)
+        if getattr(args, "variants", None):
+            matrix = _with_variants(matrix, args.variants)
         return matrix, args.matrix
+    if getattr(args, "variants", None):
+        raise UserError("--variants picks variants of a matrix file; give one")
     from bench.compress.families import load_family
     from bench.exec.plan import family_path
 
@@ -46,6 +51,20 @@ def _with_tasks(matrix, tasks: str | None, suite: str | None):
     entries = matrix.task_entries()
     names = [t.strip() for t in tasks.split(",") if t.strip()]
     return matrix.model_copy(update={"tasks": {n: entries.get(n, SuiteTask()) for n in names}, "suite": None})
+
+
+def _with_variants(matrix, names: str):
+    """The matrix with only the variants named (each family keeps its base); a name no family has is refused."""
+    wanted = {n.strip() for n in names.split(",") if n.strip()}
+    if any(fam.published is not None for fam in matrix.families):
+        raise UserError("--variants picks a matrix's own variants; a published family's students all run")
+    listed = {v if isinstance(v, str) else v.name for fam in matrix.families for v in fam.variants}
+    if unknown := sorted(wanted - listed):
+        raise UserError(f"--variants: {', '.join(unknown)} not in the matrix (it has: {', '.join(sorted(listed))})")
+    families = [fam.model_copy(update={"variants": [v for v in fam.variants
+                                                   if (v if isinstance(v, str) else v.name) in wanted]})
+                for fam in matrix.families]
+    return matrix.model_copy(update={"families": families})
 
 
 def per_task_options(matrix, where: str, cli: dict, given: dict) -> dict:

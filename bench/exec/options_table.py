@@ -67,6 +67,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("revision", "where", help="hub revision (branch, tag or commit)", annotation="str | None"),
     Option("tasks", "select", help="comma-separated task names (see `qdbench tasks list`)"),
     Option("suite", "select", help="a suite of tasks with their limits: a name in configs/suites/ or a YAML path"),
+    Option("variants", "select", help="with a matrix: only these of its variants (comma-separated names; the base "
+           "always runs), e.g. one more task for the variants a claim needs"),
     Option("family", "select", Path, help="a published family (configs/families/*.yaml): the teacher and its "
            "published students, evaluated on the same items"),
     Option("out", "where", Path, Path("runs"), "runs folder (default: runs/)", annotation="Path"),

@@ -34,7 +34,10 @@ def describe(manifest: dict) -> dict:
         return {"method": "base", "kind": "base", "weight_bits": dtype_bits, "activation_bits": dtype_bits}
     method = METHODS.get(str(recipe.get("method")), str(recipe.get("method") or "unknown"))
     kind = "distilled" if method in DISTILLED else "quantized"
-    wbits = recipe.get("weight_bits") if kind == "quantized" else dtype_bits
+    # A student stored in bf16 (save_dtype) holds 16-bit weights however a machine computes with them; a
+    # quantized student's recipe names its bits.
+    stored = min(dtype_bits, DTYPE_BITS.get(str(recipe.get("save_dtype")), 32))
+    wbits = recipe.get("weight_bits") if kind == "quantized" else recipe.get("weight_bits") or stored
     # The recipe's activation bits (a16: 16), what the variant is; not the dtype one machine happened to compute
     # in (fp32 on CPU), which the manifest's model.dtype records.
     abits = recipe.get("activation_bits", 16) if kind == "quantized" else dtype_bits
