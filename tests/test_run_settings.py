@@ -76,6 +76,26 @@ def test_tasks_or_suite_on_the_command_line_replace_the_matrixs(tmp_path):
         per_task(path, ["run", str(path), "--suite", "nosuch"])
 
 
+def test_variants_on_the_command_line_keep_only_those(tmp_path):
+    from bench.cli.main import build_parser
+    from bench.cli.matrix import matrix_from
+    from bench.exec.plan import plan
+
+    path = write(tmp_path, "families:\n  - base: builtin:tiny-llama\n    variants: [rtn-w8a16, rtn-w4a16, "
+                           "{name: s1, distill: {student: teacher, steps: 1}}]\ntasks: [bbq]\n")
+
+    def variants(*extra: str) -> list[str]:
+        matrix, _ = matrix_from(build_parser().parse_args(["run", str(path), *extra]))
+        return [r.variant for r in plan(matrix)]
+
+    assert variants() == ["base", "rtn-w8a16", "rtn-w4a16", "s1"]
+    assert variants("--variants", "s1,rtn-w4a16") == ["base", "rtn-w4a16", "s1"]  # the matrix's order
+    with pytest.raises(UserError, match="--variants: nope not in the matrix"):
+        variants("--variants", "rtn-w4a16,nope")
+    with pytest.raises(UserError, match="--variants picks variants of a matrix"):
+        matrix_from(build_parser().parse_args(["run", "--family", "x.yaml", "--tasks", "bbq", "--variants", "a"]))
+
+
 @pytest.mark.parametrize("text, words", [
     ("seeed: 3\n", "field 'seeed'"),
     ("sample_data: sometimes\n", "field 'sample_data'"),
