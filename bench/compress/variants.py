@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench.compress.peak_memory import peak_rss, reset_peak
 from bench.compress.recipes import BNB, LLMCOMPRESSOR, Recipe
 from bench.data.jsonl import sha256_file
 from bench.errors import UserError
@@ -98,6 +98,7 @@ def materialize(base: ModelRef, recipe: Recipe, root: Path | None = None) -> Mod
 
         _import_llmcompressor()  # imports take seconds; keep them out of the recipe's wall time
     t0 = time.perf_counter()
+    measured = reset_peak()
     with staged_dir(folder, replace=lambda p: (p / PROVENANCE).is_file()) as tmp:
         if recipe.method in LLMCOMPRESSOR:
             from bench.compress.quantize import quantize
@@ -123,10 +124,7 @@ def materialize(base: ModelRef, recipe: Recipe, root: Path | None = None) -> Mod
         write_json(tmp / PROVENANCE, record)
         if pre_ref is None or pre_ref.kind != "hub":
             record.update(_measure(tmp, base))
-        record["peak_rss_bytes"] = max(resource.getrusage(who).ru_maxrss for who in
-                                       (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) * 1024
-        record["peak_rss_note"] = ("peak resident memory of the process that built the variant (or of its build "
-                                   "process, bench/compress/portable.py), up to that point")
+        record["peak_rss_bytes"], record["peak_rss_note"] = peak_rss(measured, children=True)
         write_json(tmp / PROVENANCE, record)
     return _ref(folder, pre_ref)
 

@@ -41,12 +41,6 @@ def _lr_lambda(warmup: int, total: int, schedule: str = "linear"):
     return f
 
 
-def _peak_rss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def train(cfg: DistillConfig, student, teacher, chunks, workdir: Path, trainer_meta: dict,
           quiet: bool = False, topk=None) -> dict:
     """Run (or resume) the optimisation in place on `student`; returns what the provenance records.
@@ -121,5 +115,4 @@ def train(cfg: DistillConfig, student, teacher, chunks, workdir: Path, trainer_m
     this_run = time.perf_counter() - t0
     return {"losses": losses, "resumed_from": resumed, "train_s": elapsed + this_run,
             "device": str(acc.device), "threads": torch.get_num_threads(),
-            "tokens_per_s": round((cfg.steps - start) * seq_tokens / this_run, 1) if this_run > 0 else None,
-            "peak_rss_mb": round(_peak_rss_mb(), 1)}
+            "tokens_per_s": round((cfg.steps - start) * seq_tokens / this_run, 1) if this_run > 0 else None}

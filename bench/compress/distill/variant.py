@@ -22,6 +22,7 @@ from bench.compress.distill.student import (
     student_source,
 )
 from bench.compress.distill.training import train
+from bench.compress.peak_memory import peak_rss, reset_peak
 from bench.compress.teacher_text import held_out_texts
 from bench.errors import UserError
 from bench.models.loading import ModelRef, fingerprint, load_causal_lm, load_tokenizer, resolve, save_tokenizer
@@ -85,6 +86,7 @@ def distill(cfg: DistillConfig, out: Path | None = None, quiet: bool = False) ->
     Without `out` the folder is $QDBENCH_HOME/variants/distill-<key>; with `out`, that folder (reused only if
     it holds this very variant)."""
     started = time.perf_counter()
+    measured = reset_peak()
     base = resolve(cfg.teacher, cfg.teacher_revision)
     corpus = load_corpus(cfg.corpus, cfg.text_field, teacher=base, quiet=quiet)
     key = variant_key(cfg, base, corpus)
@@ -124,6 +126,7 @@ def distill(cfg: DistillConfig, out: Path | None = None, quiet: bool = False) ->
     result = train(cfg, student, None if cfg.no_teacher else teacher, chunks, workdir, {"key": key},
                    quiet=quiet, topk=topk)
     proof = measure(teacher, student.eval(), tokenizer, held_out_texts(base, quiet=quiet))
+    peak, peak_note = peak_rss(measured)
 
     with staged_dir(final) as tmp:
         student.eval().save_pretrained(tmp, safe_serialization=True)
@@ -145,7 +148,7 @@ def distill(cfg: DistillConfig, out: Path | None = None, quiet: bool = False) ->
             "train_s": round(result["train_s"], 3), "device": result["device"],
             "loss_first": result["losses"][0], "loss_last": result["losses"][-1],
             "threads": result["threads"], "tokens_per_s": result["tokens_per_s"],
-            "peak_rss_mb": result["peak_rss_mb"], "proof": proof,
+            "peak_rss_mb": round(peak / 2**20, 1), "peak_rss_note": peak_note, "proof": proof,
             "control_key": None if cfg.no_teacher else control_key(cfg, base, corpus),
             "resumed_from": result["resumed_from"], "libraries": libraries(),
             "config": cfg.model_dump()})
