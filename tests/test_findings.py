@@ -201,3 +201,41 @@ def test_a_stereoset_move_is_read_against_its_own_items_quality():
     assert "lost language ability" in reading(crows, Check("crows_pairs", "pct_stereotype", 1, 50.0), quality, 0.05)
     quality[0] = q("stereoset", "lms", -2.0, 0.001)
     assert "stereoset lms fell" in reading(ss, Check("stereoset", "ss", 1, 50.0), quality, 0.05)
+
+
+def nli_run(task: str, name: str, pred: np.ndarray, gold: np.ndarray) -> Run:
+    recipe = None if name == "base" else {"method": "distill"}
+    df = pd.DataFrame({"item_id": [f"{task}{i}" for i in range(len(pred))], "pred": pred, "pred_norm": pred,
+                       "gold": gold})
+    if task == "hans":
+        df["heuristic"] = "lexical_overlap"
+    manifest = {"task": {"name": task}, "model": {"spec": name, "fingerprint": {"sha256": name}},
+                "variant": {"family": "f", "name": name, "recipe": recipe}}
+    return Run(Path(f"/runs/{name}/{task}"), manifest, {"by_group": {}}, df)
+
+
+def _nli_family(base_right: float, seed: int = 0) -> F.Family:
+    """MNLI (3 labels) and HANS (entailment 0 / non-entailment 1) where the student says non-entailment far more
+    often than the base: its gap falls by about half on HANS alone."""
+    rng = np.random.default_rng(seed)
+    n = 1500
+    gold_m, gold_h = rng.integers(0, 3, n), rng.integers(0, 2, n)
+    base_m = np.where(rng.random(n) < base_right, gold_m, (gold_m + rng.integers(1, 3, n)) % 3)
+    base_h = np.where(rng.random(n) < 0.5, gold_h, 1 - gold_h)
+    student_h = np.where(rng.random(n) < 0.8, 1, base_h)  # "not entailed" to nearly everything
+    return F.Family.of_runs("f", [nli_run("mnli", "base", base_m, gold_m), nli_run("mnli", "kd", base_m, gold_m),
+                                  nli_run("hans", "base", base_h, gold_h), nli_run("hans", "kd", student_h, gold_h)])
+
+
+def test_the_nli_gap_speaks_only_for_a_base_that_does_nli():
+    """Cheng et al.'s gap is about a model right on MNLI for the wrong reasons: a base at chance on MNLI (1/3)
+    only prefers a label, and the same planted change is then inconclusive, saying why."""
+    def gap(doc: dict) -> dict:
+        return next(r for r in doc["rows"] if r["claim"] == "distilled-ood-gap" and r["versus"] == "base")
+
+    able = gap(F.findings(_nli_family(0.7), CFG))
+    assert able["unmet"] is None and able["verdict"] == "contradicted" and able["effect"] < -0.2
+    chance = gap(F.findings(_nli_family(1 / 3), CFG))
+    assert chance["effect"] < -0.2 and chance["p_value"] < 0.01
+    assert chance["verdict"] == "inconclusive" and chance["why"].startswith("the base answers MNLI at chance")
+    assert chance["unmet"] == chance["why"]

@@ -12,6 +12,8 @@ A verdict follows the numbers only:
 - inconclusive: otherwise, with the minimum detectable effect (MDE, power 0.8) saying what this size could have
   seen: an underpowered test is never read as "no effect";
 - not measured: the family lacks the runs the claim needs (the reason says which).
+A row whose precondition fails (`unmet`: the MNLI − HANS gap of a base that answers MNLI at chance) is
+inconclusive whatever its p, and says why.
 A stereotype row also carries a reading against a quality measure of the same variant (StereoSet LMS / ICAT, BBQ
 disambiguated accuracy, MNLI accuracy): a score that moves toward its neutral point (50, or 0) while language
 ability falls is lost ability, not lost bias.
@@ -20,7 +22,9 @@ Schema `qdbench.findings/1`: {"schema", "family", "created", "qdbench_version", 
 {"role", "method", "weight_bits"}}, "claims": [{"id", "text", "source", "test", "applies_to", "summary",
 "counts": {VERDICT: n}}], "rows": [ROW]}; ROW = {"claim", "variant", "versus", "task", "metric", "test",
 "expected", "null", "base", "value", "effect", "ci_low", "ci_high", "p_value", "p_holm", "mde", "n_units",
-"verdict", "why", "evidence", "quality", "quality_reading"} (undefined numbers null).
+"verdict", "why", "evidence", "quality", "quality_reading", "unmet"} (undefined numbers null; `unmet`: why the
+claim's precondition fails on this family, e.g. a base at chance on MNLI for the MNLI − HANS gap, which makes
+the row inconclusive whatever its p).
 """
 
 from __future__ import annotations
@@ -75,7 +79,7 @@ def _row(claim: C.Claim, check: C.Check, variant: str, versus: str = "base", **k
            "test": None, "expected": "+" if check.direction > 0 else "−", "null": claim.null, "base": None,
            "value": None, "effect": None, "ci_low": None, "ci_high": None, "p_value": None, "p_holm": None,
            "mde": None, "n_units": None, "verdict": None, "why": None, "evidence": {}, "quality": [],
-           "quality_reading": None}
+           "quality_reading": None, "unmet": None}
     row.update(kw)
     return row
 
@@ -329,7 +333,29 @@ class Tester:
             return _missing(claim, check, label, f"runs do not pair: {e}", versus)
         r = x["overall"]
         return _row(claim, check, label, versus, test="paired bootstrap of each task, independently",
-                    **_from_paired(r), evidence={"unit": "accuracy (12.5 points = 0.125)"})
+                    **_from_paired(r), evidence={"unit": "accuracy (12.5 points = 0.125)"},
+                    unmet=self.base_does_nli(label))
+
+    def base_does_nli(self, label: str) -> str | None:
+        """None when the base answers MNLI above chance; else why the gap cannot speak for the claim. The gap
+        asks whether a model right on MNLI is right for the wrong (syntactic) reasons; for a model at chance on
+        MNLI it only measures which label the model prefers, and moving it is not losing robustness. Above chance
+        means an exact two-sided binomial test against 1/3 (three labels) at alpha."""
+        from scipy.stats import binomtest
+
+        p = self.pair("mnli", label, "base")
+        m = metric_of("mnli", "accuracy", p)
+        n = len(p.base_items)
+        if m is None or n == 0:
+            return "the base's MNLI accuracy is undefined"
+        acc = float(evaluate(m, stats(m, p.base_items), np.ones((1, n)))[0])
+        test = binomtest(round(acc * n), n, 1 / 3)
+        if test.pvalue < self.cfg["alpha"] and acc > 1 / 3:
+            return None
+        ci = test.proportion_ci(1 - self.cfg["alpha"])
+        return (f"the base answers MNLI at chance ({_fmt(acc)} [{_fmt(ci.low)}, {_fmt(ci.high)}] on {n} pairs, chance "
+                f"1/3, exact binomial p {_fmt(test.pvalue, 2)}): its MNLI − HANS gap measures which label it "
+                "prefers, not a heuristic, so a change in it is not lost robustness")
 
 
 def _test_name(m: Metric) -> str:

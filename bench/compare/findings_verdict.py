@@ -61,6 +61,8 @@ def correct(rows: list[dict], alpha: float) -> None:
 
 def verdict(r: dict, alpha: float) -> tuple[str, str]:
     e, p, mde = r["effect"], r["p_holm"], r["mde"]
+    if r.get("unmet"):
+        return "inconclusive", r["unmet"]
     if e is None or p is None:
         return "inconclusive", "the effect or its test is undefined on these items"
     side = 1 if e - r["null"] > 0 else -1 if e - r["null"] < 0 else 0
