@@ -55,14 +55,15 @@ def _with_tasks(matrix, tasks: str | None, suite: str | None):
 
 def _with_variants(matrix, names: str):
     """The matrix with only the variants named (each family keeps its base); a name no family has is refused."""
+    from bench.exec.plan import variant_name
+
     wanted = {n.strip() for n in names.split(",") if n.strip()}
     if any(fam.published is not None for fam in matrix.families):
         raise UserError("--variants picks a matrix's own variants; a published family's students all run")
-    listed = {v if isinstance(v, str) else v.name for fam in matrix.families for v in fam.variants}
+    listed = {variant_name(v) for fam in matrix.families for v in fam.variants}
     if unknown := sorted(wanted - listed):
         raise UserError(f"--variants: {', '.join(unknown)} not in the matrix (it has: {', '.join(sorted(listed))})")
-    families = [fam.model_copy(update={"variants": [v for v in fam.variants
-                                                   if (v if isinstance(v, str) else v.name) in wanted]})
+    families = [fam.model_copy(update={"variants": [v for v in fam.variants if variant_name(v) in wanted]})
                 for fam in matrix.families]
     return matrix.model_copy(update={"families": families})
 

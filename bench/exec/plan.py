@@ -52,7 +52,7 @@ class Family(BaseModel):
     @field_validator("variants")
     @classmethod
     def _unique(cls, v: list) -> list:
-        names = [x if isinstance(x, str) else x.name for x in v]
+        names = [variant_name(x) for x in v]
         if len(set(names)) != len(names):
             raise ValueError("variants are listed more than once")
         return v
@@ -67,6 +67,11 @@ class Family(BaseModel):
 
     def family_name(self) -> str:
         return self.name or default_family_name(self.base or "")
+
+
+def variant_name(v: str | DistilledVariant) -> str:
+    """A matrix variant's name as the matrix writes it: the recipe name (or path), or the student's `name`."""
+    return v if isinstance(v, str) else v.name
 
 
 def default_family_name(base: str) -> str:
