@@ -12,10 +12,12 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 from scipy.stats import norm
 
 
+@lru_cache(maxsize=64)  # the MDE's bisection asks for the same quantiles 100 times per row
 def _z(alpha: float, power: float) -> tuple[float, float]:
     return float(norm.ppf(1 - alpha / 2)), float(norm.ppf(power))
 

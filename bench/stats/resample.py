@@ -4,10 +4,16 @@ A statistic is given as `fn(weights) -> values`, weights (B, n) over records, va
 resample of units (records alone, or clusters of records that move together), drawn with replacement within
 strata, is the weight vector "how often was each record's unit drawn"; a paired permutation swaps base and
 variant for whole units. Both are chunked so that B × n stays bounded in memory.
+
+The draws depend only on the seed, B and the records' units and strata, so a comparison that resamples the
+same records for every metric and every variant of a family would draw the same weights hundreds of times:
+they are drawn once and kept, compactly, in a bounded cache (drawing them was most of `compare`'s time).
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -94,28 +100,63 @@ def bootstrap_weights(rng: np.random.Generator, size: int, unit: np.ndarray, n_u
     return counts[:, unit]
 
 
+# Cells of cached draws kept at once (one byte each for counts below 256): about 256 MB.
+CACHE_CELLS = 256_000_000
+_drawn: OrderedDict[tuple, list[np.ndarray]] = OrderedDict()
+
+
+def _digest(a: np.ndarray | None) -> str:
+    if a is None:
+        return ""
+    a = np.ascontiguousarray(a)
+    if a.dtype == object:
+        a = np.asarray([str(x) for x in a.ravel()])
+    return hashlib.blake2b(a.tobytes() + str((a.dtype, a.shape)).encode(), digest_size=16).hexdigest()
+
+
+def _compact(w: np.ndarray) -> np.ndarray:
+    return w.astype(np.uint8) if w.size and w.max() < 256 else w.astype(np.uint32)
+
+
+def _cached(kind: str, draw: Callable[[], list[np.ndarray]], *key) -> Iterator[np.ndarray]:
+    """The chunks `draw()` makes, as float64, drawn once per key while they fit the cache."""
+    full = (kind, *key)
+    parts = _drawn.get(full)
+    if parts is None:
+        parts = [_compact(p) for p in draw()]
+        cells = sum(p.size for p in parts)
+        if cells <= CACHE_CELLS:
+            _drawn[full] = parts
+            while sum(q.size for qs in _drawn.values() for q in qs) > CACHE_CELLS:
+                _drawn.popitem(last=False)
+    else:
+        _drawn.move_to_end(full)
+    for p in parts:
+        yield p.astype(np.float64)
+
+
+def weight_chunks(n: int, unit: np.ndarray | None, strata: np.ndarray | None, n_resamples: int,
+                  seed: int) -> Iterator[np.ndarray]:
+    """The bootstrap's (size, n) weight chunks: the same for every statistic of the same records."""
+    unit, n_units = _unit_index(unit, n)
+
+    def draw() -> list[np.ndarray]:
+        rng = np.random.default_rng(seed)
+        return [bootstrap_weights(rng, size, unit, n_units, strata) for size in chunks(n_resamples, n)]
+    return _cached("bootstrap", draw, n, n_resamples, seed, _digest(unit), _digest(strata))
+
+
 def bootstrap(fn: Fn, n: int, *, unit: np.ndarray | None = None, strata: np.ndarray | None = None,
               n_resamples: int = 1000, seed: int = 0) -> np.ndarray:
     """B resampled values of a statistic, (B,) or (B, m) as `fn` returns (NaN where a resample leaves it
     undefined)."""
-    unit, n_units = _unit_index(unit, n)
-    rng = np.random.default_rng(seed)
-    parts = [fn(bootstrap_weights(rng, size, unit, n_units, strata)) for size in chunks(n_resamples, n)]
-    return np.concatenate(parts, axis=0)
+    return np.concatenate([fn(w) for w in weight_chunks(n, unit, strata, n_resamples, seed)], axis=0)
 
 
 def paired_bootstrap(fn_base: Fn, fn_variant: Fn, n: int, *, unit: np.ndarray | None = None,
                      strata: np.ndarray | None = None, n_resamples: int = 1000, seed: int = 0) -> np.ndarray:
     """B deltas variant − base, both runs resampled with the same units (that is the pairing)."""
-    unit, n_units = _unit_index(unit, n)
-    rng = np.random.default_rng(seed)
-    out = np.empty(n_resamples)
-    start = 0
-    for size in chunks(n_resamples, n):
-        w = bootstrap_weights(rng, size, unit, n_units, strata)
-        out[start:start + size] = fn_variant(w) - fn_base(w)
-        start += size
-    return out
+    return np.concatenate([fn_variant(w) - fn_base(w) for w in weight_chunks(n, unit, strata, n_resamples, seed)])
 
 
 def permutation_null(fn_swapped: Callable[[np.ndarray], np.ndarray], n: int, *, unit: np.ndarray | None = None,
@@ -123,14 +164,12 @@ def permutation_null(fn_swapped: Callable[[np.ndarray], np.ndarray], n: int, *, 
     """B null deltas: `fn_swapped(swap)` with swap (B, n) 0/1, constant within a unit (1 = the unit's base
     and variant records trade places)."""
     unit, n_units = _unit_index(unit, n)
-    rng = np.random.default_rng(seed)
-    out = np.empty(n_permutations)
-    start = 0
-    for size in chunks(n_permutations, n):
-        swap = rng.integers(0, 2, size=(size, n_units)).astype(np.float64)[:, unit]
-        out[start:start + size] = fn_swapped(swap)
-        start += size
-    return out
+
+    def draw() -> list[np.ndarray]:
+        rng = np.random.default_rng(seed)
+        return [rng.integers(0, 2, size=(size, n_units))[:, unit] for size in chunks(n_permutations, n)]
+    swaps = _cached("permutation", draw, n, n_permutations, seed, _digest(unit))
+    return np.concatenate([fn_swapped(swap) for swap in swaps])
 
 
 def percentile_interval(draws: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:

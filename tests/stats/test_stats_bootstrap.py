@@ -119,3 +119,32 @@ def test_bootstrap_false_positive_rate_under_null():
         r = compare(accuracy(), acc_frame(base), acc_frame(var), n_resamples=400, seed=s)
         hits += r["p_value"] < 0.05
     assert 0.01 <= hits / sims <= 0.10
+
+
+def test_drawn_weights_are_kept_and_equal_fresh_draws(monkeypatch):
+    """The cache of drawn weights changes no number: cached, fresh and uncacheable draws agree."""
+    from bench.stats import resample
+    from bench.stats.resample import bootstrap_weights, chunks, paired_bootstrap, permutation_null
+
+    n, b = 300, 2500
+    unit = np.repeat(np.arange(100), 3)
+    strata = np.asarray(["a", "b"] * 50, dtype=object)  # one stratum per unit
+    x = np.random.default_rng(1).normal(size=n)
+    rng = np.random.default_rng(7)
+    fresh = np.concatenate([bootstrap_weights(rng, size, unit, 100, strata) @ x for size in chunks(b, n)])
+    resample._drawn.clear()
+    first = paired_bootstrap(lambda w: 0 * w[:, 0], lambda w: w @ x, n, unit=unit, strata=strata,
+                             n_resamples=b, seed=7)
+    assert len(resample._drawn) == 1
+    again = paired_bootstrap(lambda w: 0 * w[:, 0], lambda w: w @ x, n, unit=unit, strata=strata,
+                             n_resamples=b, seed=7)
+    np.testing.assert_array_equal(first, fresh)
+    np.testing.assert_array_equal(again, fresh)
+    other = paired_bootstrap(lambda w: 0 * w[:, 0], lambda w: w @ x, n, unit=unit, strata=strata,
+                             n_resamples=b, seed=8)
+    assert not np.array_equal(other, fresh)
+    null = permutation_null(lambda s: s @ x, n, unit=unit, n_permutations=b, seed=3)
+    monkeypatch.setattr(resample, "CACHE_CELLS", 10)  # too small to keep anything
+    resample._drawn.clear()
+    np.testing.assert_array_equal(permutation_null(lambda s: s @ x, n, unit=unit, n_permutations=b, seed=3), null)
+    assert not resample._drawn
