@@ -185,3 +185,34 @@ def test_an_accepted_submission_edited_later_is_refused_by_the_build(family_runs
     err = capsys.readouterr().err
     assert f"{path}: hash mismatch with submission.json" in err
     assert (site / "index.html").is_file()  # the previous site stays whole
+
+
+def test_a_submission_is_superseded_only_by_one_that_keeps_all_its_runs(family_runs, tmp_path, capsys, monkeypatch):
+    """`--supersedes`: more runs of the same family replace an accepted submission; variants whose folders are not
+    on this machine keep the bytes it measured for the same weights; one that drops a run is refused whole."""
+    from bench.leaderboard import variants
+
+    to = tmp_path / "subs"
+    fam = family_runs / "tiny-llama"
+    first = sorted(fam.glob("*/bbq")) + sorted(fam.glob("*/crows_pairs"))
+    rc, _, err = _submit(capsys, *first, "--to", to)
+    assert rc == 0, err
+    [old] = list((to / "tiny-llama").iterdir())
+    old_doc = json.loads((old / "submission.json").read_text())
+    monkeypatch.setattr(variants, "own_folder", lambda path: None)  # no variant folder on "this machine"
+
+    rc, _, err = _submit(capsys, *sorted(fam.glob("*/bbq")), *sorted(fam.glob("*/stereoset")), "--to", to,
+                         "--supersedes", old)
+    assert rc == 2 and "crows_pairs is not among the runs given" in err
+    assert list((to / "tiny-llama").iterdir()) == [old]
+
+    rc, out, err = _submit(capsys, fam, "--to", to, "--supersedes", old)
+    assert rc == 0, err
+    assert not old.exists() and "superseded" in out
+    [new] = list((to / "tiny-llama").iterdir())
+    doc = json.loads((new / "submission.json").read_text())
+    assert len(doc["runs"]) == 9
+    for name, size in doc["variants"].items():
+        assert size["bytes"] == old_doc["variants"][name]["bytes"] > 0
+        assert f"measured for submission {old_doc['id']}" in size["bytes_source"]
+    assert main(["leaderboard", "build", str(to), "--out", str(tmp_path / "site"), "--resamples", "50"]) == 0

@@ -20,6 +20,10 @@ def add_parser(sub) -> None:
     p.add_argument("--notes", help="free text shown with the submission (e.g. how the runs were made)")
     p.add_argument("--total-seconds", type=float, help="wall time it took to produce the runs, end to end, if "
                    "measured (recorded beside the per-run times the manifests give)")
+    p.add_argument("--supersedes", type=Path, metavar="SUBMISSION",
+                   help="an accepted submission of the same family (its folder under --to) that these runs "
+                   "extend: it must hold none but these runs' files; variants whose folders are not on this "
+                   "machine keep the bytes it measured for the same weights; it is removed once this one is added")
     p.add_argument("--dry-run", action="store_true", help="validate only; add nothing")
     p.set_defaults(func=submit)
 
@@ -39,6 +43,11 @@ def submit(args) -> int:
             "notes": check_text(args.notes, "--notes") if args.notes else None,
             "reported_total_s": args.total_seconds}
     families = validate(find_run_dirs(args.runs))
+    old = superseded(args.supersedes, args.to, families) if args.supersedes else None
+    if old is not None:
+        meta["carried"] = {"id": old.doc["id"], "variants": {
+            name: (fingerprint(next(r for r in old.family.runs if variant_of(r) == name).manifest), size)
+            for name, size in old.doc["variants"].items()}}
     prepared = prepare(families, args.to, meta)  # every check and the documents, before anything is said to pass
     for fam in families:
         variants = sorted({variant_of(r) for r in fam.runs})
@@ -50,4 +59,33 @@ def submit(args) -> int:
         return 0
     for path in accept(prepared, args.to):
         print(f"added {path}")
+    if old is not None:
+        import shutil
+
+        shutil.rmtree(old.path)
+        print(f"removed {old.path} (superseded: every run of it is in the new submission)")
     return 0
+
+
+def superseded(path: Path, root: Path, families: list) -> object:
+    """The accepted submission `path` (verified as `build` reads it), refused unless the new runs are one family,
+    the same, and hold every run of it byte for byte: replacing it then loses nothing."""
+    from bench.leaderboard.bundle import variant_of
+    from bench.leaderboard.submissions import load_submission
+
+    if not (path / "submission.json").is_file():
+        raise UserError(f"--supersedes {path}: not an accepted submission (no submission.json there)")
+    old = load_submission(path.resolve(), root.resolve())
+    if len(families) != 1 or families[0].name != old.doc["family"]:
+        raise UserError(f"--supersedes {path}: it is family '{old.doc['family']}'; the runs given are "
+                        f"{', '.join(sorted(f.name for f in families))}")
+    new = {(variant_of(r), r.task): families[0].hashes[r.path] for r in families[0].runs}
+    for r in old.family.runs:
+        if new.get((variant_of(r), r.task)) != old.family.hashes[r.path]:
+            raise UserError(f"--supersedes {path}: its run {variant_of(r)}/{r.task} is not among the runs given "
+                            "(the same files); a submission is replaced only by one that keeps all of its runs")
+    return old
+
+
+def fingerprint(manifest: dict) -> str | None:
+    return (manifest["model"].get("fingerprint") or {}).get("sha256")

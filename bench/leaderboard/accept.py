@@ -79,11 +79,33 @@ def seal(doc: dict) -> dict:
     return {"id": f"{str(doc.get('submitted', ''))[:10].replace('-', '')}-{sha[:12]}", "submission_sha256": sha}
 
 
+CARRIED = ("bytes", "bits_per_param", "parameters", "build_wall_s", "build_load_s")
+
+
+def carry(size: dict, manifest: dict, old_id: str | None, old: tuple[str | None, dict] | None) -> dict:
+    """A variant measured nowhere here keeps what the submission it supersedes measured, where the weights are
+    the same (equal fingerprints): resubmitting a family with more runs loses no bytes."""
+    if size["bytes"] is not None or old is None:
+        return size
+    old_print, old_size = old
+    sha = (manifest["model"].get("fingerprint") or {}).get("sha256")
+    if sha is None or sha != old_print or old_size.get("bytes") is None:
+        return size
+    return {**size, **{k: old_size[k] for k in CARRIED if k in old_size},
+            "bytes_source": f"{old_size.get('bytes_source')} (measured for submission {old_id}, the same weights "
+                            "by fingerprint)"}
+
+
 def submission_doc(fam: Family, meta: dict) -> dict:
     """The sealed submission document of a validated family; `meta`: submitter, notes, reported_total_s."""
     sizes = {}
+    carried = meta.get("carried") or {}
     for r in fam.runs:
-        sizes.setdefault(variant_of(r), {**variants.describe(r.manifest), **variants.measure(r.manifest)})
+        name = variant_of(r)
+        if name not in sizes:
+            size = carry(variants.measure(r.manifest), r.manifest, carried.get("id"),
+                         carried.get("variants", {}).get(name))
+            sizes[name] = {**variants.describe(r.manifest), **size}
     runs = [{"variant": variant_of(r), "task": r.task, "path": f"runs/{variant_of(r)}/{r.task}",
              "files": {n: {"sha256": fam.hashes[r.path][n], "bytes": (r.path / n).stat().st_size}
                        for n in limits.RUN_FILES}}
