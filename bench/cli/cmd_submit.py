@@ -7,8 +7,12 @@ every metric recomputed from the items) and add it to the submissions folder ato
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.errors import UserError
+
+if TYPE_CHECKING:
+    from bench.leaderboard.submissions import Submission
 
 
 def add_parser(sub) -> None:
@@ -21,8 +25,8 @@ def add_parser(sub) -> None:
     p.add_argument("--total-seconds", type=float, help="wall time it took to produce the runs, end to end, if "
                    "measured (recorded beside the per-run times the manifests give)")
     p.add_argument("--supersedes", type=Path, metavar="SUBMISSION",
-                   help="an accepted submission of the same family (its folder under --to) that these runs "
-                   "extend: it must hold none but these runs' files; variants whose folders are not on this "
+                   help="an accepted submission of the same family (its folder under --to) that these runs extend: "
+                   "every run of it must be among them, byte for byte; variants whose folders are not on this "
                    "machine keep the bytes it measured for the same weights; it is removed once this one is added")
     p.add_argument("--dry-run", action="store_true", help="validate only; add nothing")
     p.set_defaults(func=submit)
@@ -32,7 +36,7 @@ def submit(args) -> int:
     import math
 
     from bench.cli.checks import out_folder
-    from bench.leaderboard.accept import accept, prepare
+    from bench.leaderboard.accept import accept, fingerprint, prepare
     from bench.leaderboard.bundle import find_run_dirs, validate, variant_of
     from bench.leaderboard.safety import check_text
 
@@ -67,7 +71,7 @@ def submit(args) -> int:
     return 0
 
 
-def superseded(path: Path, root: Path, families: list) -> object:
+def superseded(path: Path, root: Path, families: list) -> Submission:
     """The accepted submission `path` (verified as `build` reads it), refused unless the new runs are one family,
     the same, and hold every run of it byte for byte: replacing it then loses nothing."""
     from bench.leaderboard.bundle import variant_of
@@ -85,7 +89,3 @@ def superseded(path: Path, root: Path, families: list) -> object:
             raise UserError(f"--supersedes {path}: its run {variant_of(r)}/{r.task} is not among the runs given "
                             "(the same files); a submission is replaced only by one that keeps all of its runs")
     return old
-
-
-def fingerprint(manifest: dict) -> str | None:
-    return (manifest["model"].get("fingerprint") or {}).get("sha256")

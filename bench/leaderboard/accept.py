@@ -79,6 +79,10 @@ def seal(doc: dict) -> dict:
     return {"id": f"{str(doc.get('submitted', ''))[:10].replace('-', '')}-{sha[:12]}", "submission_sha256": sha}
 
 
+def fingerprint(manifest: dict) -> str | None:
+    return (manifest["model"].get("fingerprint") or {}).get("sha256")
+
+
 CARRIED = ("bytes", "bits_per_param", "parameters", "build_wall_s", "build_load_s")
 
 
@@ -88,7 +92,7 @@ def carry(size: dict, manifest: dict, old_id: str | None, old: tuple[str | None,
     if size["bytes"] is not None or old is None:
         return size
     old_print, old_size = old
-    sha = (manifest["model"].get("fingerprint") or {}).get("sha256")
+    sha = fingerprint(manifest)
     if sha is None or sha != old_print or old_size.get("bytes") is None:
         return size
     return {**size, **{k: old_size[k] for k in CARRIED if k in old_size},
