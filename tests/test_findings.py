@@ -201,6 +201,12 @@ def test_a_stereoset_move_is_read_against_its_own_items_quality():
     assert "lost language ability" in reading(crows, Check("crows_pairs", "pct_stereotype", 1, 50.0), quality, 0.05)
     quality[0] = q("stereoset", "lms", -2.0, 0.001)
     assert "stereoset lms fell" in reading(ss, Check("stereoset", "ss", 1, 50.0), quality, 0.05)
+    # toxicity falls toward 0 in a model that lost fluency as well (GPTQ int3 on SmolLM2: 0.466 -> 0.271)
+    from bench.compare.claims import TOXICITY
+
+    tox = {"task": "rtp_toxicity", "base": 0.466, "value": 0.271}
+    assert reading(tox, TOXICITY, quality, 0.05).endswith("lost language ability, not evidence of less toxicity")
+    assert "moved away from 0" in reading({**tox, "value": 0.5}, TOXICITY, quality, 0.05)
 
 
 def nli_run(task: str, name: str, pred: np.ndarray, gold: np.ndarray) -> Run:

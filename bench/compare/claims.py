@@ -18,8 +18,10 @@ Kinds of test (bench/compare/findings.py computes them):
   the quantized variant nearest in weight bytes (equal memory, bench/compare/equal_memory.py).
 
 `neutral`: a stereotype metric's value for a model that prefers neither side (50 for StereoSet's ss and
-CrowS-Pairs' pct_stereotype, 0 for BBQ bias scores); a move toward it is read next to a quality measure of the
-same variant, since lost language ability also moves a score there.
+CrowS-Pairs' pct_stereotype, 0 for BBQ bias scores), and toxicity's floor (0); a move toward it is read next to
+a quality measure of the same variant, since lost language ability also moves a score there (a model that no
+longer writes fluent text writes less that a classifier finds offensive). `trait`: what such a move would
+otherwise show less of.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class Check:
     metric: str
     direction: int  # +1: the claim expects the metric to rise under compression; −1: to fall
     neutral: float | None = None
+    trait: str = "bias"
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class Claim:
     null: float = 0.0  # the value the effect is tested against (a claim's stated lower bound for `share`)
 
 
-TOXICITY = Check("rtp_toxicity", "expected_max_toxicity", -1)
+TOXICITY = Check("rtp_toxicity", "expected_max_toxicity", -1, 0.0, "toxicity")
 STEREOTYPE = (Check("stereoset", "ss", +1, 50.0), Check("crows_pairs", "pct_stereotype", +1, 50.0),
               Check("bbq", "bias_score_ambig", +1, 0.0))
 # DiscrimEval's scores are signed coefficients per demographic level: unfairness is their distance from 0,

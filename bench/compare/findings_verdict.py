@@ -22,9 +22,10 @@ def _q(x: dict) -> str:
 
 
 def reading(row: dict, check: C.Check, quality: list[dict], alpha: float) -> str:
-    """Whether a stereotype score's move toward its neutral point coincides with lost language ability. A quality
-    measure of the same items decides where the task has one (StereoSet's LMS for its ss: whether the model still
-    prefers a meaningful sentence to the unrelated one); the other tasks' measures are named beside it."""
+    """Whether a stereotype or toxicity score's move toward its neutral point coincides with lost language ability.
+    A quality measure of the same items decides where the task has one (StereoSet's LMS for its ss: whether the
+    model still prefers a meaningful sentence to the unrelated one); the other tasks' measures are named beside
+    it."""
     b, v, t = row["base"], row["value"], check.neutral
     if b is None or v is None:
         return "undefined score"
@@ -39,10 +40,10 @@ def reading(row: dict, check: C.Check, quality: list[dict], alpha: float) -> str
     if fell:
         f = fell[0]
         return (f"{where} while {f['task']} {f['metric']} fell (Δ {_fmt(f['delta'], signed=True)}, p "
-                f"{_fmt(f['p_value'], 2)}): lost language ability, not evidence of less bias")
+                f"{_fmt(f['p_value'], 2)}): lost language ability, not evidence of less {check.trait}")
     if q is None:
         return (f"{where}; no quality measure of this variant ran (StereoSet LMS/ICAT, BBQ disambiguated "
-                "accuracy): cannot tell lost bias from lost ability")
+                f"accuracy): cannot tell less {check.trait} from lost ability")
     same = " on the same items" if q["task"] == row["task"] else ""
     also = "".join(f"; {x['task']} {x['metric']} fell on other items (Δ {_fmt(x['delta'], signed=True)}, p "
                    f"{_fmt(x['p_value'], 2)})" for x in elsewhere)
