@@ -25,12 +25,12 @@ def data() -> dict:
 
 def test_placeholders_bits_and_findings(data, tmp_path, capsys):
     fams = {r["family"]: r["placeholder"] for r in data["rows"]}
-    assert fams == {"smollm2-135m": False, "tiny-llama-random-weights": True}
+    assert fams == {"smollm2-135m": False, "gemma3-270m": False, "tiny-llama-random-weights": True}
     for r in data["rows"]:
         if r["kind"] == "quantized":
             assert r["activation_bits"] == 16, r["id"]  # every shipped recipe is a16
-        if r["kind"] == "base":
-            assert r["activation_bits"] == 32  # the fp32 base
+        if r["kind"] == "base":  # SmolLM2's ran in fp32, Gemma 3's in bf16 (configs/matrices/gemma3-quant.yaml)
+            assert r["activation_bits"] == (16 if r["family"] == "gemma3-270m" else 32), r["id"]
     by_family = {f["family"]: f for f in data["findings"]}
     assert set(by_family) == set(fams)
     smol = by_family["smollm2-135m"]
@@ -77,6 +77,20 @@ def test_the_real_family_is_at_full_scale():
     assert len(variants - {"base"}) >= MIN_VARIANTS and len(distilled) >= 2
     assert {kinds[v]["weight_bits"] for v in quantized} >= {8, 4, 3}
     assert len({kinds[v]["method"] for v in quantized}) >= 2
+
+
+def test_the_second_real_family_is_at_full_scale():
+    """Issue 23's second family: Gemma 3 270M and GPTQ variants at two or more bit widths on the three bias tasks
+    at the leaderboard's scale, with findings of its own."""
+    if not COMMITTED.is_dir():
+        pytest.skip("no committed submissions")
+    (sub,) = [s for s in load_all(COMMITTED) if s.family.name == "gemma3-270m"]
+    sizes = {(variant_of(r), r.task): r.manifest["data"]["n_items"] for r in sub.family.runs}
+    variants = {v for v, _ in sizes}
+    floor = {"bbq": 5000, "crows_pairs": 1508, "stereoset": 3000}
+    assert all(sizes.get((v, t), 0) >= n for v in variants for t, n in floor.items()), sizes
+    bits = {sub.variant(v)["weight_bits"] for v in variants - {"base"}}
+    assert len(bits) >= 2 and bits <= {8, 4, 3}
 
 
 def test_placeholder_is_read_from_the_manifest():
