@@ -118,17 +118,18 @@ def _compact(w: np.ndarray) -> np.ndarray:
     return w.astype(np.uint8) if w.size and w.max() < 256 else w.astype(np.uint32)
 
 
-def _cached(kind: str, draw: Callable[[], list[np.ndarray]], *key) -> Iterator[np.ndarray]:
-    """The chunks `draw()` makes, as float64, drawn once per key while they fit the cache."""
+def _cached(kind: str, draw: Callable[[], Iterator[np.ndarray]], cells: int, *key) -> Iterator[np.ndarray]:
+    """The chunks `draw()` makes, as float64: drawn once per key where `cells` fit the cache, else streamed (as
+    before the cache: one chunk in memory at a time)."""
+    if cells > CACHE_CELLS:
+        yield from (np.asarray(p, dtype=np.float64) for p in draw())
+        return
     full = (kind, *key)
     parts = _drawn.get(full)
     if parts is None:
-        parts = [_compact(p) for p in draw()]
-        cells = sum(p.size for p in parts)
-        if cells <= CACHE_CELLS:
-            _drawn[full] = parts
-            while sum(q.size for qs in _drawn.values() for q in qs) > CACHE_CELLS:
-                _drawn.popitem(last=False)
+        parts = _drawn[full] = [_compact(p) for p in draw()]
+        while sum(q.size for qs in _drawn.values() for q in qs) > CACHE_CELLS:
+            _drawn.popitem(last=False)
     else:
         _drawn.move_to_end(full)
     for p in parts:
@@ -140,10 +141,10 @@ def weight_chunks(n: int, unit: np.ndarray | None, strata: np.ndarray | None, n_
     """The bootstrap's (size, n) weight chunks: the same for every statistic of the same records."""
     unit, n_units = _unit_index(unit, n)
 
-    def draw() -> list[np.ndarray]:
+    def draw() -> Iterator[np.ndarray]:
         rng = np.random.default_rng(seed)
-        return [bootstrap_weights(rng, size, unit, n_units, strata) for size in chunks(n_resamples, n)]
-    return _cached("bootstrap", draw, n, n_resamples, seed, _digest(unit), _digest(strata))
+        return (bootstrap_weights(rng, size, unit, n_units, strata) for size in chunks(n_resamples, n))
+    return _cached("bootstrap", draw, n * n_resamples, n, n_resamples, seed, _digest(unit), _digest(strata))
 
 
 def bootstrap(fn: Fn, n: int, *, unit: np.ndarray | None = None, strata: np.ndarray | None = None,
@@ -165,10 +166,10 @@ def permutation_null(fn_swapped: Callable[[np.ndarray], np.ndarray], n: int, *, 
     and variant records trade places)."""
     unit, n_units = _unit_index(unit, n)
 
-    def draw() -> list[np.ndarray]:
+    def draw() -> Iterator[np.ndarray]:
         rng = np.random.default_rng(seed)
-        return [rng.integers(0, 2, size=(size, n_units))[:, unit] for size in chunks(n_permutations, n)]
-    swaps = _cached("permutation", draw, n, n_permutations, seed, _digest(unit))
+        return (rng.integers(0, 2, size=(size, n_units))[:, unit] for size in chunks(n_permutations, n))
+    swaps = _cached("permutation", draw, n * n_permutations, n, n_permutations, seed, _digest(unit))
     return np.concatenate([fn_swapped(swap) for swap in swaps])
 
 
