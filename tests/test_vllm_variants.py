@@ -82,9 +82,19 @@ def folder_with(tmp_path, tiny_model_dir, qc: dict | None, variant: dict | None 
 ])
 def test_what_vllm_cpu_runs_is_decided_from_the_folder(tmp_path, tiny_model_dir, qc, avx512, vnni, dtype, refused):
     found = vllm_formats.problem(folder_with(tmp_path, tiny_model_dir, qc), cpu=True, avx512=avx512, vnni=vnni,
-                                 dtype=dtype)
+                                 amx=False, dtype=dtype)
     assert (found is None) if refused is None else (refused in found and "--backend hf" in found)
     assert vllm_formats.problem(folder_with(tmp_path / "gpu", tiny_model_dir, qc), cpu=False, dtype=dtype) is None
+
+
+def test_on_a_cpu_with_amx_the_kernels_that_failed_there_are_refused(tmp_path, tiny_model_dir):
+    """AMX (Intel Xeon, 2026-12-06): vLLM CPU's W8A8 int8 GEMM fails in float32, its 4-bit worker stops; FP8 runs."""
+    def found(qc, dtype):
+        return vllm_formats.problem(folder_with(tmp_path / dtype / str(len(str(qc))), tiny_model_dir, qc), cpu=True,
+                                    avx512=True, vnni=True, amx=True, dtype=dtype)
+    assert "takes its AMX kernel" in found(W8A8, "float32")
+    assert "stops at its first forward pass" in found(weight_only(4), "bfloat16")
+    assert found(FP8, "float32") is None
 
 
 def test_a_load_time_bitsandbytes_variant_is_refused_on_any_device(tmp_path, tiny_model_dir):
@@ -148,6 +158,9 @@ def test_vllm_runs_the_variant_like_hf(recipe, tiny_model_dir):
         pytest.skip(f"{recipe}: vLLM CPU's 4-bit weight-only kernel needs AVX-512, which this CPU lacks")
     if recipe in NEEDS_VNNI and not vllm_formats.has_vnni():
         pytest.skip(f"{recipe}: vLLM CPU's int8 GEMM is exact only with VNNI, which this CPU lacks")
+    if recipe in NEEDS_AVX512 | NEEDS_VNNI and vllm_formats.has_amx():
+        pytest.skip(f"{recipe}: vLLM CPU 0.32 takes its AMX kernels on this CPU and fails there (measured on an "
+                    "Intel Xeon with AMX, 2026-12-06: bench/models/vllm_formats.py); refused before the engine starts")
     ref = variant_ref(recipe)
     items = [task.requests(d) for d in store.load(task.spec, None, sample=True).docs[:8]]
     flat = [r for rs in items for r in rs]

