@@ -27,6 +27,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bench.store.provenance import cpu_flags
+
 SUPPORTED = ("vLLM CPU runs unquantized models, FP8 (fp8-dynamic), W8A8 int8 (smoothquant-w8a8) on CPUs with "
              "VNNI, and 4-bit weight-only int (rtn/gptq/awq-w4a16) in bfloat16 or float16 on CPUs with AVX-512")
 WNA16_DTYPES = ("bfloat16", "float16")  # the activations vLLM CPU's 4-bit kernel takes
@@ -44,20 +46,12 @@ def has_vnni() -> bool:
     exact."""
     import torch
 
-    if torch.cpu._is_vnni_supported():
-        return True
-    try:
-        return "avx_vnni" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
+    return bool(torch.cpu._is_vnni_supported()) or "avx_vnni" in cpu_flags()
 
 
 def has_amx() -> bool:
     """Whether the CPU has AMX tiles, where vLLM CPU 0.32 takes its AMX kernels (see the module docstring)."""
-    try:
-        return "amx_bf16" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
+    return "amx_bf16" in cpu_flags()
 
 
 def _int8_activations(qc: dict) -> bool:
