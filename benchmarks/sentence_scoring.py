@@ -5,7 +5,7 @@ and loaded weights.
 
     OMP_NUM_THREADS=2 python benchmarks/sentence_scoring.py --model builtin:smollm2-135m
         [--stereoset-dir ../shared/data/stereoset] [--crows-dir ../shared/data/crows_pairs] [--items 60]
-        [--rounds 3] [--no-lmeval] [--no-vllm] [--json OUT.json]
+        [--rounds 3] [--bf16] [--no-lmeval] [--no-vllm] [--json OUT.json]
 
 Items are a seeded sample stratified by the task's groups (what `--limit N` draws). StereoSet's three
 intrasentence candidates are whole sentences sharing every token up to the blank; its intersentence candidates
@@ -73,7 +73,7 @@ def lmeval_method(lm, requests):
     return run
 
 
-def run_task(name: str, data_dir: Path | None, args, hf, lm, vllm) -> dict:
+def run_task(name: str, data_dir: Path | None, args, hf, hf16, lm, vllm) -> dict:
     from bench.data import store
     from bench.data.sampling import stratified_sample
     from bench.tasks.registry import get_task
@@ -86,25 +86,30 @@ def run_task(name: str, data_dir: Path | None, args, hf, lm, vllm) -> dict:
     per_item = [task.requests(d) for d in docs]
     requests = [r for rs in per_item for r in rs]
     pairs = [hf.encode_pair(r.context, r.continuation) for r in requests]
-    default = hf.flat
 
-    def scorer(flat: bool, pack: bool = True):
+    def scorer(flat: bool, pack: bool = True, backend=hf):
+        default = backend.flat
+
         def run():
-            hf.flat, hf.pack = flat and default, pack
+            backend.flat, backend.pack = flat and default, pack
             try:
-                return hf.loglikelihood(requests)
+                return backend.loglikelihood(requests)
             finally:
-                hf.flat, hf.pack = default, True
+                backend.flat, backend.pack = default, True
         return run
 
-    methods = {"qdbench packed, no padding": scorer(True), "qdbench packed, padded rows": scorer(False),
-               "qdbench one sequence per sentence": scorer(False, pack=False)}
+    fp32 = torch.float32
+    methods = {"qdbench packed, no padding": (scorer(True), fp32), "qdbench packed, padded rows": (scorer(False), fp32),
+               "qdbench one sequence per sentence": (scorer(False, pack=False), fp32)}
+    if hf16 is not None:
+        methods["qdbench packed, no padding, bf16"] = (scorer(True, backend=hf16), torch.bfloat16)
     if lm is not None:
-        methods["lm-eval 0.4 HFLM (rolling)"] = lmeval_method(lm, requests)
+        methods["lm-eval 0.4 HFLM (rolling)"] = (lmeval_method(lm, requests), fp32)
     if vllm is not None:
-        methods["vLLM prompt_logprobs"] = lambda: vllm.loglikelihood(requests)
+        methods["vLLM prompt_logprobs"] = (lambda: vllm.loglikelihood(requests), fp32)
     floor = floor_flops(hf.model, {(tuple(c), tuple(t)) for c, t in pairs})
-    timed, outs, loads = interleaved(methods, args.rounds, before=lambda name: gemm_rate())
+    timed, outs, loads = interleaved({k: fn for k, (fn, _) in methods.items()}, args.rounds,
+                                     before=lambda name: gemm_rate(dtype=methods[name][1]))
     reference = outs["qdbench one sequence per sentence"]
     ref_rank = ranking(reference, per_item)
     lm_t = timed["s"].get("lm-eval 0.4 HFLM (rolling)")
@@ -151,6 +156,8 @@ def main() -> None:
     p.add_argument("--stereoset-dir", type=Path, help="published StereoSet files (default: imported data)")
     p.add_argument("--crows-dir", type=Path, help="published CrowS-Pairs files (default: imported data)")
     p.add_argument("--tasks", default="stereoset,crows_pairs")
+    p.add_argument("--bf16", action="store_true", help="also the packed scorer in bfloat16, against fp32 (its "
+                   "floor at the bf16 GEMM rate)")
     p.add_argument("--no-lmeval", action="store_true")
     p.add_argument("--no-vllm", action="store_true")
     p.add_argument("--json", type=Path)
@@ -158,6 +165,7 @@ def main() -> None:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     ref = resolve(args.model)
     hf = HFBackend(ref, device="cpu", dtype="float32")
+    hf16 = HFBackend(ref, device="cpu", dtype="bfloat16", tokenizer=hf.tokenizer) if args.bf16 else None
     lm = None
     if not args.no_lmeval:
         from lm_eval.models.huggingface import HFLM
@@ -178,7 +186,7 @@ def main() -> None:
     results = []
     try:
         for name in args.tasks.split(","):
-            results.append(run_task(name, dirs[name], args, hf, lm, vllm))
+            results.append(run_task(name, dirs[name], args, hf, hf16, lm, vllm))
             print_task(results[-1])
     finally:
         if vllm is not None:
