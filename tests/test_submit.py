@@ -68,7 +68,7 @@ def test_a_family_from_a_matrix_run_is_accepted_and_a_duplicate_is_not(family_ru
 
 @pytest.mark.parametrize("case", ["metric", "group_metric", "missing_base", "traversal", "hostile_family",
                                   "items_changed", "declared_hash", "unsealed_edit", "interval", "symlink_out",
-                                  "extra_file", "other_items"])
+                                  "extra_file", "other_items", "two_builds"])
 def test_tampered_copies_are_refused_whole(case, family_runs, tmp_path, capsys):
     fam = _copy(family_runs, tmp_path / "in")
     run = the_run(fam / "rtn-w4a16" / "bbq")
@@ -118,6 +118,9 @@ def test_tampered_copies_are_refused_whole(case, family_runs, tmp_path, capsys):
     elif case == "extra_file":
         (run / "model.pkl").write_bytes(b"\x80\x04")
         expect = (f"{run / 'model.pkl'}", "unexpected file")
+    elif case == "two_builds":  # one task of the variant measured on another build of its weights
+        _edit_json(run / "manifest.json", lambda d: d["model"]["fingerprint"].update(sha256="ab" * 32))
+        expect = ("variant 'rtn-w4a16' was measured on 2 builds", "abababababab: bbq", "run every task")
     else:  # the same number of items, but other ones: the ids no longer hash to the manifest's value
         items = pd.read_parquet(run / "items.parquet")
         items.loc[0, "item_id"] = "forged-0"
@@ -216,3 +219,28 @@ def test_a_submission_is_superseded_only_by_one_that_keeps_all_its_runs(family_r
         assert size["bytes"] == old_doc["variants"][name]["bytes"] > 0
         assert f"measured for submission {old_doc['id']}" in size["bytes_source"]
     assert main(["leaderboard", "build", str(to), "--out", str(tmp_path / "site"), "--resamples", "50"]) == 0
+
+
+def test_a_run_measured_again_replaces_its_old_copy_only_when_named(family_runs, tmp_path, capsys):
+    """--remeasured VARIANT/TASK: the new run of that variant and task stands in for the old one; every other
+    run must still be there byte for byte, and a name the old submission does not hold is refused."""
+    to = tmp_path / "subs"
+    earlier = _copy(family_runs, tmp_path / "earlier")
+    _edit_json(the_run(earlier / "rtn-w4a16" / "crows_pairs") / "manifest.json",
+               lambda d: d["timings"].update(wall_s_last_session=999.0))  # the same task, measured another time
+    rc, _, err = _submit(capsys, *sorted(earlier.glob("*/bbq")), *sorted(earlier.glob("*/crows_pairs")), "--to", to)
+    assert rc == 0, err
+    [old] = list((to / "tiny-llama").iterdir())
+    fam = family_runs / "tiny-llama"
+
+    rc, _, err = _submit(capsys, fam, "--to", to, "--supersedes", old)
+    assert rc == 2 and "rtn-w4a16/crows_pairs is not among the runs given" in err
+    rc, _, err = _submit(capsys, fam, "--to", to, "--supersedes", old, "--remeasured", "rtn-w4a16/stereoset")
+    assert rc == 2 and "--remeasured rtn-w4a16/stereoset" in err and "has no run of that variant and task" in err
+    rc, _, err = _submit(capsys, fam, "--to", to, "--remeasured", "rtn-w4a16/crows_pairs")
+    assert rc == 2 and "give --supersedes" in err
+    assert list((to / "tiny-llama").iterdir()) == [old]
+
+    rc, out, err = _submit(capsys, fam, "--to", to, "--supersedes", old, "--remeasured", "rtn-w4a16/crows_pairs")
+    assert rc == 0, err
+    assert not old.exists() and "superseded" in out

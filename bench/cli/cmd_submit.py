@@ -28,6 +28,9 @@ def add_parser(sub) -> None:
                    help="an accepted submission of the same family (its folder under --to) that these runs extend: "
                    "every run of it must be among them, byte for byte; variants whose folders are not on this "
                    "machine keep the bytes it measured for the same weights; it is removed once this one is added")
+    p.add_argument("--remeasured", action="append", default=[], metavar="VARIANT/TASK",
+                   help="with --supersedes: a run of it that was measured again (e.g. on the build of the variant "
+                   "that made its other runs); the new run of that variant and task replaces it (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="validate only; add nothing")
     p.set_defaults(func=submit)
 
@@ -36,8 +39,8 @@ def submit(args) -> int:
     import math
 
     from bench.cli.checks import out_folder
-    from bench.leaderboard.accept import accept, fingerprint, prepare
-    from bench.leaderboard.bundle import find_run_dirs, validate, variant_of
+    from bench.leaderboard.accept import accept, prepare
+    from bench.leaderboard.bundle import find_run_dirs, fingerprint, validate, variant_of
     from bench.leaderboard.safety import check_text
 
     if args.total_seconds is not None and not (math.isfinite(args.total_seconds) and args.total_seconds >= 0):
@@ -46,8 +49,10 @@ def submit(args) -> int:
     meta = {"submitter": check_text(args.submitter, "--submitter") if args.submitter else None,
             "notes": check_text(args.notes, "--notes") if args.notes else None,
             "reported_total_s": args.total_seconds}
+    if args.remeasured and not args.supersedes:
+        raise UserError("--remeasured names runs of the submission that --supersedes replaces; give --supersedes")
     families = validate(find_run_dirs(args.runs))
-    old = superseded(args.supersedes, args.to, families) if args.supersedes else None
+    old = superseded(args.supersedes, args.to, families, args.remeasured) if args.supersedes else None
     if old is not None:
         meta["carried"] = {"id": old.doc["id"], "variants": {
             name: (fingerprint(next(r for r in old.family.runs if variant_of(r) == name).manifest), size)
@@ -67,13 +72,15 @@ def submit(args) -> int:
         import shutil
 
         shutil.rmtree(old.path)
-        print(f"removed {old.path} (superseded: every run of it is in the new submission)")
+        print(f"removed {old.path} (superseded: every run of it is in the new submission"
+              + (", or measured again)" if args.remeasured else ")"))
     return 0
 
 
-def superseded(path: Path, root: Path, families: list) -> Submission:
+def superseded(path: Path, root: Path, families: list, remeasured: list[str] = ()) -> Submission:
     """The accepted submission `path` (verified as `build` reads it), refused unless the new runs are one family,
-    the same, and hold every run of it byte for byte: replacing it then loses nothing."""
+    the same, and hold every run of it byte for byte, or a new run of the same variant and task for each run
+    named in `remeasured` ('VARIANT/TASK'): replacing it then loses nothing."""
     from bench.leaderboard.bundle import variant_of
     from bench.leaderboard.submissions import load_submission
 
@@ -84,8 +91,18 @@ def superseded(path: Path, root: Path, families: list) -> Submission:
         raise UserError(f"--supersedes {path}: it is family '{old.doc['family']}'; the runs given are "
                         f"{', '.join(sorted(f.name for f in families))}")
     new = {(variant_of(r), r.task): families[0].hashes[r.path] for r in families[0].runs}
+    olds = {(variant_of(r), r.task) for r in old.family.runs}
+    again = set()
+    for name in remeasured:
+        key = tuple(name.split("/", 1))
+        if key not in olds:
+            raise UserError(f"--remeasured {name}: {path} has no run of that variant and task (VARIANT/TASK)")
+        again.add(key)
     for r in old.family.runs:
-        if new.get((variant_of(r), r.task)) != old.family.hashes[r.path]:
+        key = (variant_of(r), r.task)
+        if key in again and key in new:
+            continue
+        if new.get(key) != old.family.hashes[r.path]:
             raise UserError(f"--supersedes {path}: its run {variant_of(r)}/{r.task} is not among the runs given "
                             "(the same files); a submission is replaced only by one that keeps all of its runs")
     return old

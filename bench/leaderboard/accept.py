@@ -20,7 +20,7 @@ from bench import __version__
 from bench.data.jsonl import sha256_file
 from bench.errors import UserError
 from bench.leaderboard import limits, schema, variants
-from bench.leaderboard.bundle import Family, variant_of
+from bench.leaderboard.bundle import Family, fingerprint, variant_of
 from bench.leaderboard.safety import check_name, inside, read_json
 from bench.store.atomic import write_failure, write_json
 from bench.store.provenance import digest
@@ -30,7 +30,7 @@ CHECKS = ["manifest and metrics schemas", "required provenance", "file sizes and
           "item ids match the manifest's hash", "recorded file hashes", "metrics recomputed from the items",
           "non-finite items recomputed from the log-likelihoods", "a base run for every variant and task",
           "same task file, template, data, items and seed as the base",
-          "same gold answers, group fields and item content as the base"]
+          "same gold answers, group fields and item content as the base", "one build (model fingerprint) per variant"]
 
 
 def existing_hashes(root: Path) -> dict[str, Path]:
@@ -77,10 +77,6 @@ def seal(doc: dict) -> dict:
     longer hashes to them, and an edit sealed again is a new id, so a new submission, not a silent change."""
     sha = digest({k: v for k, v in doc.items() if k not in ("id", "submission_sha256")})
     return {"id": f"{str(doc.get('submitted', ''))[:10].replace('-', '')}-{sha[:12]}", "submission_sha256": sha}
-
-
-def fingerprint(manifest: dict) -> str | None:
-    return (manifest["model"].get("fingerprint") or {}).get("sha256")
 
 
 CARRIED = ("bytes", "bits_per_param", "parameters", "build_wall_s", "build_load_s")

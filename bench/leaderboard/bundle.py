@@ -46,6 +46,11 @@ class Family:
         return digest(sorted((variant_of(r), r.task, self.contents[r.path]) for r in self.runs))
 
 
+def fingerprint(manifest: dict) -> str | None:
+    """The sha256 of the weights a run evaluated (None for a hub model known by its revision only)."""
+    return (manifest["model"].get("fingerprint") or {}).get("sha256")
+
+
 def variant_of(run: Run) -> str:
     return run.manifest["variant"]["name"]
 
@@ -165,6 +170,7 @@ def check_family(fam: Family) -> None:
             raise UserError(f"family '{fam.name}': variant '{key[0]}', task '{key[1]}' appears twice "
                             f"({seen[key]} and {r.path}); submit one run of each")
         seen[key] = r.path
+    check_one_build(fam)
     variants = {variant_of(r) for r in fam.runs}
     if len(variants) > limits.MAX_VARIANTS_PER_FAMILY:
         raise UserError(f"family '{fam.name}': {len(variants)} variants; at most "
@@ -190,3 +196,18 @@ def check_family(fam: Family) -> None:
                                 + "; ".join(diffs))
     if len(variants) < 2:
         raise UserError(f"family '{fam.name}': only the base runs; a submission compares variants with their base")
+
+
+def check_one_build(fam: Family) -> None:
+    """A variant's runs must all come from one build of its weights (one model fingerprint): a variant rebuilt on
+    another CPU can differ in its last bits (GPTQ's calibration does), and its tasks would then describe two
+    models under one name."""
+    builds: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for r in fam.runs:
+        sha = fingerprint(r.manifest) or "none"
+        builds[variant_of(r)][sha].append(r.task)
+    for name, by_sha in sorted(builds.items()):
+        if len(by_sha) > 1:
+            parts = "; ".join(f"{sha[:12]}: {', '.join(sorted(tasks))}" for sha, tasks in sorted(by_sha.items()))
+            raise UserError(f"family '{fam.name}': variant '{name}' was measured on {len(by_sha)} builds of its "
+                            f"weights (model fingerprints {parts}); run every task of a variant on one build")
