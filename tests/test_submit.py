@@ -218,7 +218,21 @@ def test_a_submission_is_superseded_only_by_one_that_keeps_all_its_runs(family_r
     for name, size in doc["variants"].items():
         assert size["bytes"] == old_doc["variants"][name]["bytes"] > 0
         assert f"measured for submission {old_doc['id']}" in size["bytes_source"]
+
     assert main(["leaderboard", "build", str(to), "--out", str(tmp_path / "site"), "--resamples", "50"]) == 0
+
+
+def test_carried_bytes_name_the_submission_that_measured_them_once():
+    from bench.leaderboard.accept import carry
+
+    manifest = {"model": {"fingerprint": {"sha256": "ab"}}}
+    size = {"bytes": None, "bytes_source": None}
+    first = carry(size, manifest, "20261201-aaa", ("ab", {"bytes": 7, "bytes_source": "qdbench_variant.json"}))
+    assert first["bytes"] == 7
+    assert first["bytes_source"] == "qdbench_variant.json (measured for submission 20261201-aaa, the same weights by " \
+        "fingerprint)"
+    assert carry(size, manifest, "20261202-bbb", ("ab", first)) == first
+    assert carry(size, manifest, "20261202-bbb", ("cd", first)) == size  # other weights carry nothing
 
 
 def test_a_run_measured_again_replaces_its_old_copy_only_when_named(family_runs, tmp_path, capsys):

@@ -79,6 +79,7 @@ def seal(doc: dict) -> dict:
     return {"id": f"{str(doc.get('submitted', ''))[:10].replace('-', '')}-{sha[:12]}", "submission_sha256": sha}
 
 
+MEASURED_FOR = "(measured for submission"
 CARRIED = ("bytes", "bits_per_param", "parameters", "build_wall_s", "build_load_s")
 
 
@@ -91,9 +92,12 @@ def carry(size: dict, manifest: dict, old_id: str | None, old: tuple[str | None,
     sha = fingerprint(manifest)
     if sha is None or sha != old_print or old_size.get("bytes") is None:
         return size
-    return {**size, **{k: old_size[k] for k in CARRIED if k in old_size},
-            "bytes_source": f"{old_size.get('bytes_source')} (measured for submission {old_id}, the same weights "
-                            "by fingerprint)"}
+    source = str(old_size.get("bytes_source"))
+    if MEASURED_FOR not in source:
+        source = f"{source} {MEASURED_FOR} {old_id}, the same weights by fingerprint)"
+    else:  # carried before: name the submission that measured it, once
+        source = source[:source.index(")", source.index(MEASURED_FOR)) + 1]
+    return {**size, **{k: old_size[k] for k in CARRIED if k in old_size}, "bytes_source": source}
 
 
 def submission_doc(fam: Family, meta: dict) -> dict:
