@@ -92,17 +92,13 @@ def superseded(path: Path, root: Path, families: list, remeasured: list[str] = (
                         f"{', '.join(sorted(f.name for f in families))}")
     new = {(variant_of(r), r.task): families[0].hashes[r.path] for r in families[0].runs}
     olds = {(variant_of(r), r.task) for r in old.family.runs}
-    again = set()
-    for name in remeasured:
-        key = tuple(name.split("/", 1))
+    again = {tuple(name.split("/", 1)): name for name in remeasured}
+    for key, name in again.items():
         if key not in olds:
             raise UserError(f"--remeasured {name}: {path} has no run of that variant and task (VARIANT/TASK)")
-        again.add(key)
     for r in old.family.runs:
         key = (variant_of(r), r.task)
-        if key in again and key in new:
-            continue
-        if new.get(key) != old.family.hashes[r.path]:
+        if not (key in again and key in new) and new.get(key) != old.family.hashes[r.path]:
             raise UserError(f"--supersedes {path}: its run {variant_of(r)}/{r.task} is not among the runs given "
                             "(the same files); a submission is replaced only by one that keeps all of its runs")
     return old
