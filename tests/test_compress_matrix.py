@@ -30,6 +30,11 @@ def test_matrix_runs_base_and_variant_on_the_same_items(tmp_path, tiny_model_dir
     v = manifests["rtn-w8a16"]["variant"]
     assert (v["family"], v["name"], v["recipe_hash"]) == ("tiny-llama", "rtn-w8a16", load_recipe("rtn-w8a16").hash())
     assert manifests["base"]["model"]["fingerprint"] != manifests["rtn-w8a16"]["model"]["fingerprint"]
+    # each run keeps its model's size, so an equal-memory pairing needs no model folder (bench/compress/size.py)
+    sizes = {v: m["model"]["size"] for v, m in manifests.items()}
+    assert sizes["base"]["weights_bytes_in_memory"] == sizes["base"]["bytes_on_disk"] > 0
+    assert 0 < sizes["rtn-w8a16"]["weights_bytes_in_memory"] < sizes["base"]["weights_bytes_in_memory"]
+    assert sizes["rtn-w8a16"]["parameters"] == sizes["base"]["parameters"]
     items = {k: pd.read_parquet(d / "items.parquet") for k, d in runs.items()}
     assert list(items["base"]["item_id"]) == list(items["rtn-w8a16"]["item_id"])
     assert len(items["base"]) == 6

@@ -185,6 +185,24 @@ def test_roles_and_bytes_come_from_the_variant_folders(tmp_path):
     assert equal_memory.member(run).role == "quantized"
 
 
+def test_bytes_where_the_model_folder_is_gone_come_from_the_run_then_the_submission(tmp_path):
+    """Runs copied from another machine or read from a submission: the size the run recorded when it ran
+    (model.size), else the size the caller knows (an accepted submission's), else unknown."""
+    gone = str(tmp_path / "gone")
+    manifest = {"variant": {"name": "kd", "recipe": {"method": "distill"}}, "model": {"path": gone}}
+    run = Run(tmp_path, manifest, {}, pd.DataFrame())
+    assert equal_memory.member(run) == Member("kd", "student", "distill", None, gone)
+    assert equal_memory.member(run, 150).weight_bytes == 150
+    manifest["model"]["size"] = {"bytes_on_disk": 170, "weights_bytes_in_memory": 160, "parameters": 80}
+    assert equal_memory.member(run, 150).weight_bytes == 160
+    from bench.compress.size import of_run
+
+    size = of_run(manifest["model"])
+    assert (size.weights_in_memory, size.bytes_on_disk, size.bits_per_param) == (160, 170, 16.0)
+    assert "manifest" in size.source
+    assert of_run({"path": gone}).weights_in_memory is None
+
+
 # -- CLI on synthetic runs: compare.json, the long table, the verdict -------------------------------------------
 
 

@@ -47,6 +47,9 @@ def test_placeholders_bits_and_findings(data, tmp_path, capsys):
     assert all(r["p_holm"] is not None for r in tested if r["task"] in ("bbq", "stereoset", "crows_pairs"))
     # at full scale some claims are decided; an underpowered row still says inconclusive, never "no effect"
     assert {"supported", "contradicted"} & {r["verdict"] for r in tested}
+    # students meet their equal-memory quantized variant by the bytes the submission measured: no model folder
+    versus = {r["versus"] for r in rows if r["claim"] == "distilled-ood-gap" and r["verdict"] != "not measured"}
+    assert versus - {"base"} and not any("weight bytes" in str(r["why"]) for r in rows)
     # the same numbers as the command line, from the same submission
     sub = next(COMMITTED.glob("smollm2-135m/*"))
     out = tmp_path / "f"

@@ -80,12 +80,15 @@ def sizes_of(runs) -> dict[str, dict]:
     """Variant label -> method, bits per parameter, bytes of its weight files and of its weights as loaded
     (weight_bytes, the measure of equal memory), None where unknown: bench/compress/size.py, the one measure."""
     from bench.cli.summary import model_size
+    from bench.compress.size import of_run
 
     out = {}
     for run in runs:
         model = run.manifest.get("model") or {}
         try:
             size, method = model_size(str(model.get("path") or model.get("spec") or ""))
+            if size.weights_in_memory is None:
+                size = of_run(model)
             bits, on_disk, weight = size.bits_per_param, size.bytes_on_disk, size.weights_in_memory
         except (OSError, ValueError, KeyError):
             bits, on_disk, weight, method = None, None, None, None

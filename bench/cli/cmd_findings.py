@@ -49,7 +49,7 @@ def load_family(args):
     sub = load_submission(path, path.parent.parent)
     if sub.family.name != args.family:
         raise UserError(f"--submission {path}: holds family '{sub.family.name}', not '{args.family}'")
-    return Family.of_runs(args.family, sub.family.runs)
+    return Family.of_submission(sub)
 
 
 def findings(args) -> int:

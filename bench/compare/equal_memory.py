@@ -4,7 +4,8 @@ comparisons (bench/compare/versus.py), and one verdict line per pair.
 Each distilled student (a KD student, its non-distilled control, a published student, or a student quantized
 afterwards) is paired with the quantized variant of the base nearest to it in weight bytes: the bytes of its
 weights as loaded for use, `weights_bytes_in_memory` in its qdbench_variant.json (bench/compress/size.py,
-the one size measure). Ties go to the smaller variant, then the name. Pairs a user names come on top.
+the one size measure; as the run recorded it, or as an accepted submission measured it, where the
+folder is not on this machine). Ties go to the smaller variant, then the name. Pairs a user names come on top.
 
 compare.json "variant_pairs": [{"a": MEMBER, "b": MEMBER, "why", "comparisons": [versus.compare_variants doc,
 one per task (and settings)], "verdict_tests": [{"task", "metric", "kind": "closeness"|"direct", "delta",
@@ -37,15 +38,17 @@ class Member:
     model: str | None
 
 
-def member(run: Run) -> Member:
-    from bench.compress.size import measure
+def member(run: Run, weight_bytes: int | None = None) -> Member:
+    """`weight_bytes`: the size to take where neither the model folder nor the run's manifest has one (an
+    accepted submission's measured bytes: Family.of_submission)."""
+    from bench.compress.size import of_run
     from bench.compress.variants import read_provenance, student_kind
 
     variant = run.manifest.get("variant") or {}
     model = run.manifest.get("model") or {}
     path = str(model.get("path") or "")
     prov = read_provenance(path) if path and Path(path).is_dir() else None
-    size = measure(path).weights_in_memory
+    size = of_run(model).weights_in_memory or weight_bytes
     if variant.get("name") in (None, "base"):
         return Member(run.label, "base", "base", size, path or None)
     method = str((variant.get("recipe") or {}).get("method") or "")
@@ -67,13 +70,13 @@ def nearest_pairs(members: list[Member]) -> list[tuple[str, str, str]]:
         raise UserError(f"--equal-memory: the family has no distilled students among its variants ({names})")
     known = [q for q in quantized if q.weight_bytes]
     if not known:
-        raise UserError(f"--equal-memory: no quantized variant with known weight bytes ({names}); their model "
-                        "folders (with qdbench_variant.json) must be on this machine")
+        raise UserError(f"--equal-memory: no quantized variant with known weight bytes ({names}); runs made "
+                        "before qdbench recorded sizes need their model folders (with qdbench_variant.json) here")
     out = []
     for s in sorted(students, key=lambda m: m.label):
         if not s.weight_bytes:
-            raise UserError(f"--equal-memory: the weight bytes of student '{s.label}' are unknown: its model "
-                            f"folder {s.model} is not here (or has no weights)")
+            raise UserError(f"--equal-memory: the weight bytes of student '{s.label}' are unknown: its run "
+                            f"records none and its model folder {s.model} is not here (or has no weights)")
         q = min(known, key=lambda q: (abs(q.weight_bytes - s.weight_bytes), q.weight_bytes, q.label))
         out.append((s.label, q.label, "nearest in weight bytes"))
     return out

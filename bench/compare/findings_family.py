@@ -20,7 +20,14 @@ class Family:
     bits: dict[str, int | None] = field(default_factory=dict)
 
     @classmethod
-    def of_runs(cls, name: str, runs: list[Run]) -> Family:
+    def of_submission(cls, sub) -> Family:
+        """An accepted submission's family (bench.leaderboard.submissions.Submission), each variant's size as
+        the submission measured it where its runs record none."""
+        sizes = {name: v.get("bytes") for name, v in sub.doc["variants"].items()}
+        return cls.of_runs(sub.family.name, sub.family.runs, sizes)
+
+    @classmethod
+    def of_runs(cls, name: str, runs: list[Run], sizes: dict[str, int | None] | None = None) -> Family:
         from bench.compare.equal_memory import member
 
         tasks: dict[str, tuple[Run | None, dict[str, Run]]] = {}
@@ -39,7 +46,7 @@ class Family:
         for _base, variants in out.tasks.values():
             for label, run in variants.items():
                 if label not in out.members:
-                    out.members[label] = member(run)
+                    out.members[label] = member(run, (sizes or {}).get(label))
                     recipe = (run.manifest.get("variant") or {}).get("recipe") or {}
                     bits = recipe.get("weight_bits")
                     out.bits[label] = int(bits) if isinstance(bits, int | float) else None

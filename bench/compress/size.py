@@ -6,6 +6,8 @@ Two figures, as `qdbench_variant.json` defines them (bench/compress/variants.py 
   equal memory, and the one bits per parameter derive from. A bitsandbytes variant is quantized as it loads, so
   its files hold the base's full-precision weights while its memory holds 4 or 8 bits: the two differ most there.
 A folder without that file (a base model) holds its weights as stored: both figures are its files' bytes.
+A run records the figures in its manifest (`model.size`, `recorded`), so a run read where its model folder is not
+(copied runs, a submission) still has them (`of_run`).
 
 Linked weight files count by the size of what they link to, where the loader would read them: a Hugging Face
 cache snapshot is nothing but symlinks into its blobs/, and a bitsandbytes variant's files are hard links to
@@ -53,6 +55,26 @@ def measure(folder: str | Path, provenance: dict | None = None) -> ModelSize:
         on_disk = weight_bytes_on_disk(folder) or None
         in_memory, params, source = on_disk, _count(folder), "size of the *.safetensors files"
     return ModelSize(on_disk and int(on_disk), in_memory and int(in_memory), params, _bits(in_memory, params), source)
+
+
+def recorded(size: ModelSize) -> dict:
+    """The figures a run manifest keeps as `model.size`."""
+    return {"bytes_on_disk": size.bytes_on_disk, "weights_bytes_in_memory": size.weights_in_memory,
+            "parameters": size.parameters}
+
+
+def of_run(model: dict) -> ModelSize:
+    """The size of a run's model (its manifest's `model`): measured where the folder is here, else as recorded
+    when it ran; all None for a run made before runs recorded it."""
+    path = str(model.get("path") or "")
+    if path and Path(path).is_dir():
+        return measure(path)
+    size = model.get("size") or {}
+    in_memory, params = size.get("weights_bytes_in_memory"), size.get("parameters")
+    if not in_memory:
+        return measure("")
+    return ModelSize(size.get("bytes_on_disk"), in_memory, params, _bits(in_memory, params),
+                     "the run's manifest (model.size, measured when it ran)")
 
 
 def _bits(weight_bytes: int | None, params: int | None) -> float | None:

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench import __version__
+from bench.compress.size import measure, recorded
 from bench.data import store as data_store
 from bench.data.sampling import n_units, stratified_sample
 from bench.errors import UserError
@@ -299,7 +300,8 @@ def _run_locked(backend: Backend, ref: ModelRef, model_print: dict, p: Prepared,
         "qdbench_version": __version__,
         "command": opts.command_line or sys.argv,
         "model": {**ref.to_dict(), "fingerprint": model_print, "about": builtin_about(ref.path) if ref.is_builtin
-                  else None, "built_on": built_on(ref), **describe_backend(backend)},
+                  else None, "built_on": built_on(ref), "size": recorded(measure(ref.path)),
+                  **describe_backend(backend)},
         "variant": opts.variant,
         "task": {"name": p.task.name, "version": p.task.spec.version, "yaml_sha256": p.task.file_sha256(),
                  "template_hash": p.task.spec.template_hash(), "options": p.task.spec.options},
