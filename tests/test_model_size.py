@@ -24,7 +24,7 @@ def three_ways(folder: Path, variant: dict) -> dict[str, tuple]:
     manifest = {"model": {"path": str(folder), "spec": str(folder)}, "variant": variant}
     run = SimpleNamespace(label="v", manifest=manifest)
     size, _ = model_size(str(folder))
-    compare = sizes_of([run])["v"]
+    compare = sizes_of([run], {})["v"]
     site = board.measure(manifest)
     return {"show": (size.weights_in_memory, size.bits_per_param, size.bytes_on_disk),
             "compare": (compare["weight_bytes"], compare["bits_per_param"], compare["bytes"]),

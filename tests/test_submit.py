@@ -258,3 +258,31 @@ def test_a_run_measured_again_replaces_its_old_copy_only_when_named(family_runs,
     rc, out, err = _submit(capsys, fam, "--to", to, "--supersedes", old, "--remeasured", "rtn-w4a16/crows_pairs")
     assert rc == 0, err
     assert not old.exists() and "superseded" in out
+
+
+def test_compare_reads_an_accepted_submission_and_its_measured_sizes(family_runs, tmp_path, capsys):
+    """`compare --family F --submission PATH`: the verified submission's runs, its measured bytes beside each pair;
+    the same refusals as findings (exit 2, one line)."""
+    to = tmp_path / "subs"
+    assert _submit(capsys, family_runs / "tiny-llama", "--to", to)[0] == 0
+    [sub] = list((to / "tiny-llama").iterdir())
+    doc = json.loads((sub / "submission.json").read_text())
+    out = tmp_path / "cmp"
+    assert main(["compare", "--family", "tiny-llama", "--submission", str(sub), "--pair", "rtn-w8a16:rtn-w4a16",
+                 "--out", str(out), "--resamples", "100", "--no-plots", "--format", "json"]) == 0
+    capsys.readouterr()
+    cmp = json.loads((out / "compare.json").read_text())
+    [pair] = cmp["variant_pairs"]
+    assert (pair["a"]["weight_bytes"], pair["b"]["weight_bytes"]) == (doc["variants"]["rtn-w8a16"]["bytes"],
+                                                                      doc["variants"]["rtn-w4a16"]["bytes"])
+    assert {c["task"] for c in pair["comparisons"]} == {"bbq", "crows_pairs", "stereoset"}
+    assert not list(sub.rglob("compare*"))  # nothing written into the accepted submission
+    for args, match in ((["--submission", str(sub), "--runs", str(family_runs)], "exactly one of"),
+                        (["--submission", str(tmp_path)], "no submission.json"),
+                        (["--submission", str(sub), "--family", "other"], "holds family 'tiny-llama'")):
+        if "--family" not in args:
+            args = ["--family", "tiny-llama", *args]
+        assert main(["compare", *args, "--out", str(tmp_path / "x")]) == 2
+        err = capsys.readouterr().err
+        assert match in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "x").exists()

@@ -1,4 +1,4 @@
-"""qdbench compare BASE_RUN VARIANT_RUN... | qdbench compare --family F --runs RUNS_DIR
+"""qdbench compare BASE_RUN VARIANT_RUN... | qdbench compare --family F (--runs RUNS_DIR | --submission PATH)
 
 Paired comparison of variants against their base for every metric a task declares: deltas with paired
 bootstrap intervals, the p of the test each metric names, corrected significance per group, minimum detectable
@@ -25,6 +25,9 @@ def add_parser(sub) -> None:
     p.add_argument("runs", nargs="*", type=Path, help="BASE_RUN VARIANT_RUN [VARIANT_RUN...] (run folders)")
     p.add_argument("--family", help="compare every variant of this family with its base (needs --runs)")
     p.add_argument("--runs", dest="runs_dir", type=Path, help="runs folder holding the family's runs")
+    p.add_argument("--submission", type=Path, help="with --family, instead of --runs: an accepted submission folder "
+                                                   "(SUBMISSIONS/FAMILY/ID), verified; its measured sizes pair "
+                                                   "--equal-memory where the model folders are not here")
     p.add_argument("--settings", help="with --family: only runs with this settings hash (or its prefix; see "
                                       "`qdbench show --list`)")
     p.add_argument("--out", type=Path, help="output folder (default: RUNS/compare/FAMILY, or ./compare)")
@@ -57,28 +60,37 @@ def _slug(text: str) -> str:
     return re.sub(r"[^\w.-]+", "-", text).strip("-") or "run"
 
 
-def plan(args) -> tuple[list[tuple[Path, Path]], Path]:
-    """(base, variant) run folder pairs and the output folder, from the arguments."""
+def plan(args) -> tuple[list[tuple[Path, Path]], Path, dict[str, int | None]]:
+    """(base, variant) run folder pairs, the output folder and the weight bytes a submission measured (variant ->
+    bytes; empty without --submission), from the arguments."""
     if args.family:
         if args.runs:
             raise UserError("give either run folders or --family with --runs, not both")
-        if args.runs_dir is None:
-            raise UserError("--family needs --runs RUNS_DIR (the folder holding the family's runs)")
+        if (args.runs_dir is None) == (args.submission is None):
+            raise UserError("--family needs exactly one of --runs RUNS_DIR (the folder holding the family's runs) "
+                            "or --submission PATH")
         from bench.compare.family import find_family
 
-        found = find_family(args.runs_dir, args.family, args.settings)
+        runs_dir, sizes, out = args.runs_dir, {}, args.out
+        if args.submission is not None:
+            from bench.leaderboard.submissions import load_family_submission
+
+            sub = load_family_submission(args.submission, args.family)
+            runs_dir, sizes, out = sub.path / "runs", sub.weight_bytes(), out or Path("compare") / _slug(args.family)
+        found = find_family(runs_dir, args.family, args.settings)
         pairs = [(base, v) for base, variants in found.values() for v in variants]
-        return pairs, args.out or args.runs_dir / "compare" / _slug(args.family)
-    if args.runs_dir is not None:
-        raise UserError("--runs is for --family; for single runs pass BASE_RUN VARIANT_RUN...")
+        return pairs, out or runs_dir / "compare" / _slug(args.family), sizes
+    if args.runs_dir is not None or args.submission is not None:
+        raise UserError("--runs and --submission are for --family; for single runs pass BASE_RUN VARIANT_RUN...")
     if len(args.runs) < 2:
         raise UserError("expected BASE_RUN and at least one VARIANT_RUN (or --family F --runs RUNS_DIR)")
-    return [(args.runs[0], v) for v in args.runs[1:]], args.out or Path("compare")
+    return [(args.runs[0], v) for v in args.runs[1:]], args.out or Path("compare"), {}
 
 
-def sizes_of(runs) -> dict[str, dict]:
+def sizes_of(runs, known: dict[str, int | None]) -> dict[str, dict]:
     """Variant label -> method, bits per parameter, bytes of its weight files and of its weights as loaded
-    (weight_bytes, the measure of equal memory), None where unknown: bench/compress/size.py, the one measure."""
+    (weight_bytes, the measure of equal memory), None where unknown: bench/compress/size.py, the one measure;
+    `known`: weight bytes where neither the folder nor the run says (a submission's)."""
     from bench.cli.summary import model_size
     from bench.compress.size import of_run
 
@@ -94,7 +106,8 @@ def sizes_of(runs) -> dict[str, dict]:
             bits, on_disk, weight, method = None, None, None, None
         if method == "none":
             method = None if (run.manifest.get("variant") or {}).get("name") not in (None, "base") else "base"
-        out[run.label] = {"method": method, "bits_per_param": bits, "bytes": on_disk, "weight_bytes": weight}
+        out[run.label] = {"method": method, "bits_per_param": bits, "bytes": on_disk,
+                          "weight_bytes": weight or known.get(run.label)}
     return out
 
 
@@ -138,7 +151,7 @@ def compare(args) -> int:
     from bench.compare.render import print_comparison
     from bench.store.atomic import write_json
 
-    pairs, out = plan(args)
+    pairs, out, known = plan(args)
     out_folder(out)
     cfg = report.settings(args.resamples, args.seed, args.correction, alpha=args.alpha, power=args.power)
     cache: dict[Path, pairing.Run] = {}
@@ -157,7 +170,7 @@ def compare(args) -> int:
         groups: dict[Path, tuple] = {}
         for b, v in pairs:
             groups.setdefault(Path(b).resolve(), (run(b), {}))[1][run(v).label] = run(v)
-        planned = equal_memory.plan(list(groups.values()), args.equal_memory, args.pair)
+        planned = equal_memory.plan(list(groups.values()), args.equal_memory, args.pair, known)
     terminal = args.format == "terminal"
     comparisons = []
     for p in paired:
@@ -170,8 +183,8 @@ def compare(args) -> int:
             print_comparison(comparison, cfg, args.all_metrics)
         comparisons.append(comparison)
     crossed = cross_task(paired, cfg)
-    sizes = sizes_of(list(cache.values()))
-    variant_pairs = equal_memory.compare_pairs(planned, cfg) if planned else []
+    sizes = sizes_of(list(cache.values()), known)
+    variant_pairs = equal_memory.compare_pairs(planned, cfg, known) if planned else []
     mechanism_docs = []
     if args.cka:
         mechanism_docs = mechanism.analyse(paired, limit=args.cka_items, seed=args.seed, pool=args.cka_pool)
@@ -207,8 +220,8 @@ def compare(args) -> int:
                 d["plots"] = paths
     doc = report.document(comparisons, cfg, crossed)
     doc["variant_pairs"] = variant_pairs
-    doc["distillation"] = equal_memory.distillation_proofs(
-        list({m.label: m for m in (equal_memory.member(p.variant) for p in paired)}.values()))
+    members = {p.variant.label: equal_memory.member(p.variant, known.get(p.variant.label)) for p in paired}
+    doc["distillation"] = equal_memory.distillation_proofs(list(members.values()))
     if terminal:
         from bench.compress.distill.proof import lines
 

@@ -41,15 +41,10 @@ def load_family(args):
         return Family.of_folder(args.runs_dir, args.family, args.settings)
     if args.settings:
         raise UserError("--settings is for --runs; a submission holds one setting per task")
-    from bench.leaderboard.submissions import load_submission
+    from bench.leaderboard.submissions import load_family_submission
 
-    path = args.submission
-    if not (path / "submission.json").is_file():
-        raise UserError(f"--submission {path}: no submission.json there (expected SUBMISSIONS/FAMILY/ID)")
-    sub = load_submission(path, path.parent.parent)
-    if sub.family.name != args.family:
-        raise UserError(f"--submission {path}: holds family '{sub.family.name}', not '{args.family}'")
-    return Family.of_submission(sub)
+    sub = load_family_submission(args.submission, args.family)
+    return Family.of_runs(args.family, sub.family.runs, sub.weight_bytes())
 
 
 def findings(args) -> int:

@@ -99,14 +99,15 @@ def named_pairs(specs: list[str], members: list[Member]) -> list[tuple[str, str,
     return out
 
 
-def plan(groups: list[tuple[Run, dict[str, Run]]], equal_memory: bool, specs: list[str]
-         ) -> list[tuple[tuple[str, str, str], list[Triple]]]:
+def plan(groups: list[tuple[Run, dict[str, Run]]], equal_memory: bool, specs: list[str],
+         known: dict[str, int | None]) -> list[tuple[tuple[str, str, str], list[Triple]]]:
     """The pairs to compare and, per pair, its aligned runs in every (task, settings) group holding both; every
-    refusal (unknown names, runs that do not pair) before any computation."""
+    refusal (unknown names, runs that do not pair) before any computation. `known`: weight bytes by label where
+    neither folder nor run says (a submission's)."""
     members: dict[str, Member] = {}
     for base, variants in groups:
         for run in [base, *variants.values()]:
-            members.setdefault(run.label, member(run))
+            members.setdefault(run.label, member(run, known.get(run.label)))
     pairs = nearest_pairs(list(members.values())) if equal_memory else []
     for p in named_pairs(specs, list(members.values())):
         if p[:2] not in {q[:2] for q in pairs}:
@@ -160,11 +161,12 @@ def verdict(a: Member, b: Member, why: str, comparisons: list[dict], tests: list
             f"{len(close) - len(closer_a) - len(closer_b)} of {len(close)} headline metrics; " + rest)
 
 
-def compare_pairs(planned: list[tuple[tuple[str, str, str], list[Triple]]], cfg: dict) -> list[dict]:
+def compare_pairs(planned: list[tuple[tuple[str, str, str], list[Triple]]], cfg: dict,
+                  known: dict[str, int | None]) -> list[dict]:
     out = []
-    for (_, _, why), trips in planned:
+    for (a, b, why), trips in planned:
         comparisons = [compare_variants(t, cfg) for t in trips]
-        ma, mb = member(trips[0].a), member(trips[0].b)
+        ma, mb = member(trips[0].a, known.get(a)), member(trips[0].b, known.get(b))
         tests = verdict_tests(comparisons, cfg)
         out.append({"a": asdict(ma), "b": asdict(mb), "why": why, "comparisons": comparisons,
                     "verdict_tests": tests, "verdict": verdict(ma, mb, why, comparisons, tests, cfg),

@@ -20,14 +20,8 @@ class Family:
     bits: dict[str, int | None] = field(default_factory=dict)
 
     @classmethod
-    def of_submission(cls, sub) -> Family:
-        """An accepted submission's family (bench.leaderboard.submissions.Submission), each variant's size as
-        the submission measured it where its runs record none."""
-        sizes = {name: v.get("bytes") for name, v in sub.doc["variants"].items()}
-        return cls.of_runs(sub.family.name, sub.family.runs, sizes)
-
-    @classmethod
     def of_runs(cls, name: str, runs: list[Run], sizes: dict[str, int | None] | None = None) -> Family:
+        """`sizes`: variant -> weight bytes where neither its model folder nor its runs say (a submission's)."""
         from bench.compare.equal_memory import member
 
         tasks: dict[str, tuple[Run | None, dict[str, Run]]] = {}

@@ -100,7 +100,7 @@ def family_findings(sub: Submission, cfg: dict, hidden: bool) -> dict:
     out = {"family": sub.family.name, "submission": sub.doc["id"], "placeholder": hidden, "doc": None,
            "error": None}
     try:
-        doc = findings(Family.of_submission(sub), cfg)
+        doc = findings(Family.of_runs(sub.family.name, sub.family.runs, sub.weight_bytes()), cfg)
     except UserError as e:
         out["error"] = str(e)
         return out

@@ -31,6 +31,11 @@ class Submission:
         run = next(r for r in self.family.runs if bundle.variant_of(r) == name)
         return {**self.doc.get("variants", {}).get(name, {}), **variants.describe(run.manifest)}
 
+    def weight_bytes(self) -> dict[str, int | None]:
+        """Variant -> the bytes of its weights as loaded, as the submission measured them: equal memory where the
+        model folders are not on this machine."""
+        return {name: v.get("bytes") for name, v in self.doc["variants"].items()}
+
 
 def load_submission(path: Path, root: Path) -> Submission:
     inside(root, path)
@@ -77,6 +82,16 @@ def load_submission(path: Path, root: Path) -> Submission:
         raise UserError(f"{where}: field 'variants': lists {sorted(doc['variants'])} but the runs are of "
                         f"{sorted(names)}")
     return Submission(path, doc, fam)
+
+
+def load_family_submission(path: Path, family: str) -> Submission:
+    """`--submission PATH` of findings and compare: the accepted submission there, verified, holding `family`."""
+    if not (path / "submission.json").is_file():
+        raise UserError(f"--submission {path}: no submission.json there (expected SUBMISSIONS/FAMILY/ID)")
+    sub = load_submission(path, path.parent.parent)
+    if sub.family.name != family:
+        raise UserError(f"--submission {path}: holds family '{sub.family.name}', not '{family}'")
+    return sub
 
 
 def load_all(root: Path) -> list[Submission]:
