@@ -201,6 +201,9 @@ def test_bytes_where_the_model_folder_is_gone_come_from_the_run_then_the_submiss
     assert (size.weights_in_memory, size.bytes_on_disk, size.bits_per_param) == (160, 170, 16.0)
     assert "manifest" in size.source
     assert of_run({"path": gone}).weights_in_memory is None
+    for bad in ("160", True, -5, 1.5, None):  # a manifest that came with a submission is untrusted
+        assert of_run({"path": gone, "size": {"weights_bytes_in_memory": bad}}).weights_in_memory is None
+    assert of_run({"path": gone, "size": "big"}).weights_in_memory is None
 
 
 # -- CLI on synthetic runs: compare.json, the long table, the verdict -------------------------------------------

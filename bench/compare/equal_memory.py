@@ -40,7 +40,7 @@ class Member:
 
 def member(run: Run, weight_bytes: int | None = None) -> Member:
     """`weight_bytes`: the size to take where neither the model folder nor the run's manifest has one (an
-    accepted submission's measured bytes: Family.of_submission)."""
+    accepted submission's measured bytes)."""
     from bench.compress.size import of_run
     from bench.compress.variants import read_provenance, student_kind
 

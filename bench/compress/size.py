@@ -69,12 +69,18 @@ def of_run(model: dict) -> ModelSize:
     path = str(model.get("path") or "")
     if path and Path(path).is_dir():
         return measure(path)
-    size = model.get("size") or {}
-    in_memory, params = size.get("weights_bytes_in_memory"), size.get("parameters")
+    size = model.get("size") if isinstance(model.get("size"), dict) else {}
+    on_disk, in_memory, params = (_count_of(size.get(k)) for k in ("bytes_on_disk", "weights_bytes_in_memory",
+                                                                   "parameters"))
     if not in_memory:
         return measure("")
-    return ModelSize(size.get("bytes_on_disk"), in_memory, params, _bits(in_memory, params),
+    return ModelSize(on_disk, in_memory, params, _bits(in_memory, params),
                      "the run's manifest (model.size, measured when it ran)")
+
+
+def _count_of(value) -> int | None:
+    """A positive whole number from a manifest (untrusted where it came with a submission), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _bits(weight_bytes: int | None, params: int | None) -> float | None:
