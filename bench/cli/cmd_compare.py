@@ -23,7 +23,8 @@ from bench.errors import UserError
 def add_parser(sub) -> None:
     p = sub.add_parser("compare", help="paired comparison of variant runs against a base run")
     p.add_argument("runs", nargs="*", type=Path, help="BASE_RUN VARIANT_RUN [VARIANT_RUN...] (run folders)")
-    p.add_argument("--family", help="compare every variant of this family with its base (needs --runs)")
+    p.add_argument("--family", help="compare every variant of this family with its base (needs --runs or "
+                                    "--submission)")
     p.add_argument("--runs", dest="runs_dir", type=Path, help="runs folder holding the family's runs")
     p.add_argument("--submission", type=Path, help="with --family, instead of --runs: an accepted submission folder "
                                                    "(SUBMISSIONS/FAMILY/ID), verified; its measured sizes pair "
