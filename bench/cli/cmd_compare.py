@@ -185,7 +185,7 @@ def compare(args) -> int:
         comparisons.append(comparison)
     crossed = cross_task(paired, cfg)
     sizes = sizes_of(list(cache.values()), known)
-    variant_pairs = equal_memory.compare_pairs(planned, cfg, known) if planned else []
+    variant_pairs = equal_memory.compare_pairs(planned, cfg) if planned else []
     mechanism_docs = []
     if args.cka:
         mechanism_docs = mechanism.analyse(paired, limit=args.cka_items, seed=args.seed, pool=args.cka_pool)

@@ -100,10 +100,10 @@ def named_pairs(specs: list[str], members: list[Member]) -> list[tuple[str, str,
 
 
 def plan(groups: list[tuple[Run, dict[str, Run]]], equal_memory: bool, specs: list[str],
-         known: dict[str, int | None]) -> list[tuple[tuple[str, str, str], list[Triple]]]:
-    """The pairs to compare and, per pair, its aligned runs in every (task, settings) group holding both; every
-    refusal (unknown names, runs that do not pair) before any computation. `known`: weight bytes by label where
-    neither folder nor run says (a submission's)."""
+         known: dict[str, int | None]) -> list[tuple[tuple[Member, Member, str], list[Triple]]]:
+    """The pairs to compare (their members and why) and, per pair, its aligned runs in every (task, settings)
+    group holding both; every refusal (unknown names, runs that do not pair) before any computation. `known`:
+    weight bytes by label where neither folder nor run says (a submission's)."""
     members: dict[str, Member] = {}
     for base, variants in groups:
         for run in [base, *variants.values()]:
@@ -118,7 +118,7 @@ def plan(groups: list[tuple[Run, dict[str, Run]]], equal_memory: bool, specs: li
                  variants]
         if not trips:
             raise UserError(f"variants '{a}' and '{b}' never ran the same task under the same settings")
-        out.append(((a, b, why), trips))
+        out.append(((members[a], members[b], why), trips))
     return out
 
 
@@ -161,12 +161,10 @@ def verdict(a: Member, b: Member, why: str, comparisons: list[dict], tests: list
             f"{len(close) - len(closer_a) - len(closer_b)} of {len(close)} headline metrics; " + rest)
 
 
-def compare_pairs(planned: list[tuple[tuple[str, str, str], list[Triple]]], cfg: dict,
-                  known: dict[str, int | None]) -> list[dict]:
+def compare_pairs(planned: list[tuple[tuple[Member, Member, str], list[Triple]]], cfg: dict) -> list[dict]:
     out = []
-    for (a, b, why), trips in planned:
+    for (ma, mb, why), trips in planned:
         comparisons = [compare_variants(t, cfg) for t in trips]
-        ma, mb = member(trips[0].a, known.get(a)), member(trips[0].b, known.get(b))
         tests = verdict_tests(comparisons, cfg)
         out.append({"a": asdict(ma), "b": asdict(mb), "why": why, "comparisons": comparisons,
                     "verdict_tests": tests, "verdict": verdict(ma, mb, why, comparisons, tests, cfg),
