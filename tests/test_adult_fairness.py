@@ -46,6 +46,24 @@ def test_undefined_differences_are_none():
     assert no_female_positive["equalized_odds_difference"] is None
 
 
+def test_hand_computed_p_yes_parity():
+    """P(yes) = sigmoid(ll_yes − ll_no). Female: 0.5 and 0.75 (mean 0.625); male: 0.25 and 0.5 (mean 0.375):
+    a gap of 0.25, while both sexes' decisions by the higher log-likelihood split 1:1 (a DPD of 0)."""
+    import pandas as pd
+
+    from bench.metrics import declare
+    from bench.tasks.registry import get_task
+
+    ln3 = float(np.log(3))
+    records = pd.DataFrame({"sex": ["Female", "Female", "Male", "Male"], "yes_index": [0, 1, 0, 1],
+                            "ll": [[-1.0, -1.0], [-2.0, -2.0 + ln3], [-1.0 - ln3, -1.0], [-3.0, -3.0]],
+                            "pred": [1, 1, 1, 1], "pred_norm": [1, 1, 1, 1], "gold": [0, 0, 0, 0]})
+    out = declare.values(get_task("adult_fairness").declared_metrics, records)
+    assert out["p_yes_female"] == pytest.approx(0.625) and out["p_yes_male"] == pytest.approx(0.375)
+    assert out["p_yes_parity_difference"] == pytest.approx(0.25)
+    assert out["demographic_parity_difference"] == 0.0
+
+
 @pytest.mark.parametrize("stem, expected", [
     ("adult_0_200_test_base_rate_0.5", (0, None, 0.5)),
     ("adult_32_200_train_base_rate_1.0", (32, 1.0, None)),

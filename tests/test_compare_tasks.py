@@ -190,7 +190,8 @@ def adult(pred_yes: list[bool], gold_yes: list[bool], sex: list[str], setting: s
     n = len(sex)
     return pd.DataFrame({"item_id": [f"a{i}" for i in range(n)], "setting": setting, "sex": sex, "yes_index": 0,
                          "pred": [0 if p else 1 for p in pred_yes], "pred_norm": [0 if p else 1 for p in pred_yes],
-                         "gold": [0 if g else 1 for g in gold_yes]})
+                         "gold": [0 if g else 1 for g in gold_yes],
+                         "ll": [[-0.5, -1.5] if p else [-1.5, -0.5] for p in pred_yes]})
 
 
 def test_adult_dpd_delta_by_hand_and_eod_undefined():

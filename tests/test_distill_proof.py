@@ -148,6 +148,24 @@ def test_kd_student_proof_beats_its_control(students, capsys):
     assert main(["show", str(nds)]) == 0 and "non-distilled control" in capsys.readouterr().out
 
 
+def test_a_submission_carries_the_proof_without_this_machines_paths(students):
+    """`submit` records each student's proof (bench/leaderboard/variants.measure), checked by the schema that
+    `leaderboard build` reads it back with: the control by its key, no folder, no per-document scores."""
+    from bench.compress.distill.proof import published
+    from bench.errors import UserError
+    from bench.leaderboard import schema
+
+    kd, nds, _ = students
+    doc = published(kd)
+    assert doc["control"] == {"key": json.loads((nds / D.PROVENANCE).read_text())["key"]}
+    assert str(kd.parent) not in json.dumps(doc) and "per_document" not in json.dumps(doc)
+    assert schema.check(schema.DistillationProof, doc, Path("s.json")).distilled is True
+    assert published(nds)["kind"] == "nds" and published(nds.parent) is None
+    bad = {**doc, "held_out": {**doc["held_out"], "neutral": {**doc["held_out"]["neutral"], "kl": "0.1"}}}
+    with pytest.raises(UserError, match=r"s.json: field 'held_out.neutral.kl"):
+        schema.check(schema.DistillationProof, bad, Path("s.json"))
+
+
 def test_quant_vs_distill_matrix_plans():
     from bench.exec.plan import load_matrix, plan
 

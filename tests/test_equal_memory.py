@@ -276,6 +276,17 @@ def test_cli_equal_memory_writes_pairs_rows_and_verdicts(tmp_path, capsys):
     assert "distillation proof of kd:" in printed and "KL from teacher 0.5000" in printed
 
 
+def test_a_proof_recorded_by_a_submission_stands_in_for_an_absent_folder(tmp_path):
+    from bench.compare.equal_memory import Member, distillation_proofs
+
+    recorded = {"kd": {"kind": "distilled", "held_out": {}, "verdict": "distilled: closer to the teacher"}}
+    members = [Member("kd", "student", "distill", 1, str(tmp_path / "gone")), Member("q", "quantized", "gptq", 1, None)]
+    out = distillation_proofs(members, recorded)
+    assert list(out) == ["kd"] and out["kd"]["verdict"] == recorded["kd"]["verdict"]
+    assert "recorded by the submission" in out["kd"]["source"]
+    assert distillation_proofs(members) == {}
+
+
 def test_cli_pair_errors_exit_2_and_write_nothing(tmp_path, capsys):
     from tests.test_compare import synthetic
 

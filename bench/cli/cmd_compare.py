@@ -16,8 +16,12 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.errors import UserError
+
+if TYPE_CHECKING:
+    from bench.leaderboard.submissions import Submission
 
 
 def add_parser(sub) -> None:
@@ -61,9 +65,9 @@ def _slug(text: str) -> str:
     return re.sub(r"[^\w.-]+", "-", text).strip("-") or "run"
 
 
-def plan(args) -> tuple[list[tuple[Path, Path]], Path, dict[str, int | None]]:
-    """(base, variant) run folder pairs, the output folder and the weight bytes a submission measured (variant ->
-    bytes; empty without --submission), from the arguments."""
+def plan(args) -> tuple[list[tuple[Path, Path]], Path, Submission | None]:
+    """(base, variant) run folder pairs, the output folder and the submission they come from (with --submission:
+    the weight bytes and distillation proofs it measured, for the models not on this machine)."""
     if args.family:
         if args.runs:
             raise UserError("give either run folders or --family with --runs, not both")
@@ -72,20 +76,20 @@ def plan(args) -> tuple[list[tuple[Path, Path]], Path, dict[str, int | None]]:
                             "or --submission PATH")
         from bench.compare.family import find_family
 
-        runs_dir, sizes, out = args.runs_dir, {}, args.out
+        runs_dir, sub, out = args.runs_dir, None, args.out
         if args.submission is not None:
             from bench.leaderboard.submissions import load_family_submission
 
             sub = load_family_submission(args.submission, args.family)
-            runs_dir, sizes, out = sub.path / "runs", sub.weight_bytes(), out or Path("compare") / _slug(args.family)
+            runs_dir, out = sub.path / "runs", out or Path("compare") / _slug(args.family)
         found = find_family(runs_dir, args.family, args.settings)
         pairs = [(base, v) for base, variants in found.values() for v in variants]
-        return pairs, out or runs_dir / "compare" / _slug(args.family), sizes
+        return pairs, out or runs_dir / "compare" / _slug(args.family), sub
     if args.runs_dir is not None or args.submission is not None:
         raise UserError("--runs and --submission are for --family; for single runs pass BASE_RUN VARIANT_RUN...")
     if len(args.runs) < 2:
         raise UserError("expected BASE_RUN and at least one VARIANT_RUN (or --family F --runs RUNS_DIR)")
-    return [(args.runs[0], v) for v in args.runs[1:]], args.out or Path("compare"), {}
+    return [(args.runs[0], v) for v in args.runs[1:]], args.out or Path("compare"), None
 
 
 def sizes_of(runs, known: dict[str, int | None]) -> dict[str, dict]:
@@ -152,7 +156,8 @@ def compare(args) -> int:
     from bench.compare.render import print_comparison
     from bench.store.atomic import write_json
 
-    pairs, out, known = plan(args)
+    pairs, out, sub = plan(args)
+    known, recorded = (sub.weight_bytes(), sub.distillation()) if sub else ({}, {})
     out_folder(out)
     cfg = report.settings(args.resamples, args.seed, args.correction, alpha=args.alpha, power=args.power)
     cache: dict[Path, pairing.Run] = {}
@@ -185,7 +190,7 @@ def compare(args) -> int:
         comparisons.append(comparison)
     crossed = cross_task(paired, cfg)
     sizes = sizes_of(list(cache.values()), known)
-    variant_pairs = equal_memory.compare_pairs(planned, cfg) if planned else []
+    variant_pairs = equal_memory.compare_pairs(planned, cfg, recorded) if planned else []
     mechanism_docs = []
     if args.cka:
         mechanism_docs = mechanism.analyse(paired, limit=args.cka_items, seed=args.seed, pool=args.cka_pool)
@@ -222,7 +227,7 @@ def compare(args) -> int:
     doc = report.document(comparisons, cfg, crossed)
     doc["variant_pairs"] = variant_pairs
     members = {p.variant.label: equal_memory.member(p.variant, known.get(p.variant.label)) for p in paired}
-    doc["distillation"] = equal_memory.distillation_proofs(list(members.values()))
+    doc["distillation"] = equal_memory.distillation_proofs(list(members.values()), recorded)
     if terminal:
         from bench.compress.distill.proof import lines
 

@@ -161,24 +161,31 @@ def verdict(a: Member, b: Member, why: str, comparisons: list[dict], tests: list
             f"{len(close) - len(closer_a) - len(closer_b)} of {len(close)} headline metrics; " + rest)
 
 
-def compare_pairs(planned: list[tuple[tuple[Member, Member, str], list[Triple]]], cfg: dict) -> list[dict]:
+def compare_pairs(planned: list[tuple[tuple[Member, Member, str], list[Triple]]], cfg: dict,
+                  recorded: dict[str, dict] | None = None) -> list[dict]:
     out = []
     for (ma, mb, why), trips in planned:
         comparisons = [compare_variants(t, cfg) for t in trips]
         tests = verdict_tests(comparisons, cfg)
         out.append({"a": asdict(ma), "b": asdict(mb), "why": why, "comparisons": comparisons,
                     "verdict_tests": tests, "verdict": verdict(ma, mb, why, comparisons, tests, cfg),
-                    "distillation": distillation_proofs([ma, mb])})
+                    "distillation": distillation_proofs([ma, mb], recorded)})
     return out
 
 
-def distillation_proofs(members: list[Member]) -> dict:
-    """Each student's proof of distillation (held-out KL and perplexity, vs its control), where recorded."""
+def distillation_proofs(members: list[Member], recorded: dict[str, dict] | None = None) -> dict:
+    """Each student's proof of distillation (held-out KL and perplexity, vs its control): measured from its
+    folder here, else as `recorded` by the submission its runs come from (marked as such)."""
     from bench.compress.distill.proof import read_provenance, report
 
     out = {}
     for m in members:
-        rec = read_provenance(Path(m.model)) if m.role == "student" and m.model else None
+        if m.role != "student":
+            continue
+        rec = read_provenance(Path(m.model)) if m.model else None
         if rec and rec.get("proof"):
             out[m.label] = report(rec)
+        elif (recorded or {}).get(m.label):
+            out[m.label] = {**recorded[m.label], "source": "recorded by the submission (the student's folder is "
+                            "not on this machine)"}
     return out

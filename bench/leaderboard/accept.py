@@ -80,7 +80,7 @@ def seal(doc: dict) -> dict:
 
 
 MEASURED_FOR = "(measured for submission"
-CARRIED = ("bytes", "bits_per_param", "parameters", "build_wall_s", "build_load_s")
+CARRIED = ("bytes", "bits_per_param", "parameters", "build_wall_s", "build_load_s", "distillation")
 
 
 def carry(size: dict, manifest: dict, old_id: str | None, old: tuple[str | None, dict] | None) -> dict:

@@ -145,6 +145,49 @@ class VariantProvenance(_Open):
     bits_per_param: Seconds | None = None
 
 
+Value = float | int
+Interval = Annotated[list[Value], Field(min_length=2, max_length=2)]
+
+
+class HeldOutProof(_Closed):
+    documents_sha256: Sha256
+    n_documents: Count
+    n_tokens: Count
+    kl: Value
+    kl_ci: Interval
+    ppl: Value
+    ppl_ci: Interval
+    teacher_ppl: Value
+
+
+class VersusControl(_Closed):
+    kd_kl: Value
+    control_kl: Value
+    kl_diff: Value
+    kl_diff_ci: Interval
+    kl_diff_p: Value
+    kd_ppl: Value
+    control_ppl: Value
+    ppl_ratio: Value
+    ppl_ratio_ci: Interval
+
+
+class ControlRef(_Closed):
+    key: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8,64}$")] | None
+
+
+class DistillationProof(_Closed):
+    """A student's proof of distillation as the submitter measured it (bench/compress/distill/proof.report):
+    held-out KL from the teacher and perplexity, against its non-distilled control where that was built."""
+
+    kind: Literal["distilled", "nds"]
+    held_out: dict[Name, HeldOutProof]
+    control: ControlRef | None = None
+    versus: dict[Name, VersusControl] | None = None
+    distilled: bool | None = None
+    verdict: Text | None = None
+
+
 class VariantDoc(_Closed):
     """What a submission says about one variant. method, kind and the bits are derived from the manifests again
     wherever they are shown; bytes, parameters and build times are the submitter's measurement."""
@@ -159,6 +202,7 @@ class VariantDoc(_Closed):
     build_wall_s: Seconds | None = None
     build_load_s: Seconds | None = None
     bits_per_param: Seconds | None = None
+    distillation: DistillationProof | None = None
 
 
 class Production(_Closed):

@@ -36,6 +36,11 @@ class Submission:
         model folders are not on this machine."""
         return {name: v.get("bytes") for name, v in self.doc["variants"].items()}
 
+    def distillation(self) -> dict[str, dict]:
+        """Student -> its proof of distillation as the submitter measured it (not re-measured: the weights are
+        not in a submission), where the student's folder was there to read."""
+        return {name: v["distillation"] for name, v in self.doc["variants"].items() if v.get("distillation")}
+
 
 def load_submission(path: Path, root: Path) -> Submission:
     inside(root, path)

@@ -86,4 +86,9 @@ def measure(manifest: dict) -> dict:
     for key in ("wall_s", "load_s"):
         if prov.get(key) is not None:
             out[f"build_{key}"] = prov[key]
+    from bench.compress.distill.proof import published
+
+    proof = published(folder)
+    if proof is not None:
+        out["distillation"] = proof
     return out

@@ -159,6 +159,18 @@ def report(record: dict, control: Path | None = None) -> dict:
     return out
 
 
+def published(folder: Path) -> dict | None:
+    """The proof a submission carries for a student folder here: `report` against its control where that is
+    cached too, without the per-document scores or this machine's paths (the control by its key)."""
+    record = read_provenance(folder)
+    if not record or record.get("kind") not in ("distilled", "nds") or not record.get("proof"):
+        return None
+    rep = report(record)
+    if rep.get("control"):
+        rep["control"] = {"key": rep["control"].get("key")}
+    return rep
+
+
 def lines(rep: dict) -> list[str]:
     """The proof as printed by `qdbench distill`, `qdbench show` and `qdbench compare`."""
     out = []
@@ -173,4 +185,6 @@ def lines(rep: dict) -> list[str]:
                    f"{v['ppl_ratio']:.3f} [{v['ppl_ratio_ci'][0]:.3f}, {v['ppl_ratio_ci'][1]:.3f}])")
     if rep.get("verdict"):
         out.append(f"verdict: {rep['verdict']}")
+    if rep.get("source"):
+        out.append(f"({rep['source']})")
     return out
