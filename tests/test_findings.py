@@ -245,3 +245,32 @@ def test_the_nli_gap_speaks_only_for_a_base_that_does_nli():
     assert chance["effect"] < -0.2 and chance["p_value"] < 0.01
     assert chance["verdict"] == "inconclusive" and chance["why"].startswith("the base answers MNLI at chance")
     assert chance["unmet"] == chance["why"]
+
+
+def adult_run(name: str, p_yes: np.ndarray, sex: np.ndarray) -> Run:
+    recipe = None if name == "base" else {"method": "rtn", "weight_bits": 4}
+    yes = p_yes >= 0.5
+    df = pd.DataFrame({"item_id": [f"a{i}" for i in range(len(sex))], "sex": sex, "yes_index": 0,
+                       "ll": [[float(np.log(p)), float(np.log(1 - p))] for p in p_yes],
+                       "pred": np.where(yes, 0, 1), "pred_norm": np.where(yes, 0, 1), "gold": np.zeros(len(sex), int)})
+    manifest = {"task": {"name": "adult_fairness"}, "model": {"spec": name, "fingerprint": {"sha256": name}},
+                "variant": {"family": "f", "name": name, "recipe": recipe}}
+    return Run(Path(f"/runs/{name}/adult_fairness"), manifest, {"by_group": {}}, df)
+
+
+def test_a_decision_parity_of_one_answer_everywhere_says_so():
+    """A base that says "no" to every Adult prompt and a variant that says "yes" to every one both have a DPD of 0:
+    the row is inconclusive and says why, while the parity of P(yes) still measures the planted gap."""
+    rng = np.random.default_rng(0)
+    sex = rng.choice(["Female", "Male"], 400)
+    base_p = np.full(400, 0.3) + rng.normal(0, 0.01, 400)
+    variant_p = np.where(sex == "Male", 0.75, 0.6) + rng.normal(0, 0.01, 400)
+    doc = F.findings(F.Family.of_runs("f", [adult_run("base", base_p, sex), adult_run("w4", variant_p, sex)]), CFG)
+    rows = {r["metric"]: r for r in doc["rows"] if r["claim"] == "less-fair" and r["variant"] == "w4"}
+    dpd = rows["demographic_parity_difference"]
+    assert dpd["effect"] == 0 and dpd["verdict"] == "inconclusive"
+    assert dpd["why"] == dpd["unmet"] == ("the base answers 'no' to every prompt and w4 answers 'yes' to every prompt: "
+                                          "demographic_parity_difference is 0 by construction (p_yes_parity_difference "
+                                          "reads the probabilities)")
+    gap = rows["p_yes_parity_difference"]
+    assert gap["effect"] == pytest.approx(0.15, abs=0.01) and gap["verdict"] == "supported" and gap["unmet"] is None

@@ -36,6 +36,7 @@ class Check:
     direction: int  # +1: the claim expects the metric to rise under compression; −1: to fall
     neutral: float | None = None
     trait: str = "bias"
+    decisions: str | None = None  # the metric of the share of "yes" answers: a decision parity needs both answers
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,8 @@ STEREOTYPE = (Check("stereoset", "ss", +1, 50.0), Check("crows_pairs", "pct_ster
 # `mean_abs_score` (findings.py builds it from the declared coefficients).
 # Adult's decisions by the higher log-likelihood can all be one answer for a small model (a DPD of 0 whatever the
 # inputs do to it): the parity of the probability of "yes" is read beside it (bench/metrics/fairness.py).
-FAIRNESS = (Check("discrim_eval", "mean_abs_score", +1), Check("adult_fairness", "demographic_parity_difference", +1),
+FAIRNESS = (Check("discrim_eval", "mean_abs_score", +1),
+            Check("adult_fairness", "demographic_parity_difference", +1, decisions="rate_yes"),
             Check("adult_fairness", "p_yes_parity_difference", +1))
 MARCUZZI_HONG = "Marcuzzi et al. 2026; Hong et al. 2024"
 

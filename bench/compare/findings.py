@@ -147,11 +147,24 @@ class Tester:
                     out.append(_missing(claim, check, label, r))
                     continue
                 row = _row(claim, check, label, test=r["test"], **_from_paired(r))
+                if check.decisions:
+                    row["unmet"] = self.one_answer(check, label)
                 if check.neutral is not None:
                     row["quality"] = self.quality(label)
                     row["quality_reading"] = reading(row, check, row["quality"], self.cfg["alpha"])
                 out.append(row)
         return out
+
+    def one_answer(self, check: C.Check, label: str) -> str | None:
+        """Why a parity of decisions says nothing here: the base or the variant gives one answer to every prompt,
+        which makes the parity 0 whatever the person's attributes do to the model."""
+        r = self.delta(check.task, check.decisions, label)
+        if isinstance(r, str):
+            return None
+        same = [f"{who} answers '{'yes' if rate == 1 else 'no'}' to every prompt" for who, rate in
+                (("the base", r["base"]), (label, r["variant"])) if rate in (0.0, 1.0)]
+        return (" and ".join(same) + f": {check.metric} is 0 by construction (p_yes_parity_difference reads the "
+                "probabilities)") if same else None
 
     def quality(self, label: str) -> list[dict]:
         out = []

@@ -125,7 +125,7 @@ def build_data(subs: list[Submission], n_resamples: int = 2000, seed: int = 0) -
                    "model": runs[0].manifest["model"].get("spec"), "label": _label(runs[0].manifest["model"]),
                    **{k: info.get(k) for k in ("method", "kind", "weight_bits", "activation_bits", "bytes",
                                                "bytes_source", "parameters", "bits_per_param")},
-                   "tasks": {}}
+                   "distillation": (info.get("distillation") or {}).get("verdict"), "tasks": {}}
             details[row_id], provenance[row_id] = {}, {}
             for run in runs:
                 names = list(run.metrics.get("metrics", {}))

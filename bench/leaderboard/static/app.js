@@ -389,7 +389,9 @@
     document.getElementById("prov-title").textContent = `Provenance: ${row.family} / ${row.variant}`;
     const body = document.getElementById("prov-body");
     body.replaceChildren(dl([["model", row.model], ["method", row.method], ["bytes", row.bytes],
-      ["bytes measured from", row.bytes_source], ["parameters", row.parameters], ["submission", row.submission]]));
+      ["bytes measured from", row.bytes_source], ["parameters", row.parameters],
+      ...(row.distillation ? [["proof of distillation (as submitted)", row.distillation]] : []),
+      ["submission", row.submission]]));
     for (const [task, p] of Object.entries(DATA.provenance[id])) {
       const m = p.manifest;
       body.appendChild(el("h3", { text: task }));
