@@ -98,8 +98,12 @@ def _p_yes_columns(df: pd.DataFrame) -> dict[str, np.ndarray]:
     return out
 
 
+# Compared by the paired bootstrap, not a sign-flip permutation: a variant that moves every P(yes) (0.37 → 0.9 under
+# GPTQ int3) breaks the permutation's exchangeability whatever the gap does, and mixing the two levels makes the
+# permuted gaps wide (p 0.72 where the bootstrap interval of the same Δ lies above 0).
 P_YES = [Metric("p_yes_parity_difference", _p_yes_columns, lambda s: spread(ratio(s["p_yes"], s["n"]),
-                                                                             levels_present(s["n"])), by="sex")]
+                                                                             levels_present(s["n"])), by="sex",
+                test="bootstrap")]
 P_YES += [Metric(f"p_yes_{g}", _p_yes_columns, lambda s, g=g: ratio(s[f"p_yes_{g}"], s[f"n_{g}"]), headline=False)
           for g in SEXES]
 
