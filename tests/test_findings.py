@@ -270,7 +270,7 @@ def test_a_decision_parity_of_one_answer_everywhere_says_so():
     dpd = rows["demographic_parity_difference"]
     assert dpd["effect"] == 0 and dpd["verdict"] == "inconclusive"
     assert dpd["why"] == dpd["unmet"] == ("the base answers 'no' to every prompt and w4 answers 'yes' to every prompt: "
-                                          "demographic_parity_difference is 0 by construction (p_yes_parity_difference "
-                                          "reads the probabilities)")
+                                          "a demographic_parity_difference of 0 there is so by construction "
+                                          "(p_yes_parity_difference reads the probabilities)")
     gap = rows["p_yes_parity_difference"]
     assert gap["effect"] == pytest.approx(0.15, abs=0.01) and gap["verdict"] == "supported" and gap["unmet"] is None

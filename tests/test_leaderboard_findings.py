@@ -50,6 +50,16 @@ def test_placeholders_bits_and_findings(data, tmp_path, capsys):
     # students meet their equal-memory quantized variant by the bytes the submission measured: no model folder
     versus = {r["versus"] for r in rows if r["claim"] == "distilled-ood-gap" and r["verdict"] != "not measured"}
     assert versus - {"base"} and not any("weight bytes" in str(r["why"]) for r in rows)
+    # Adult (zero-shot) ran for every quantized variant: the base answers "no" to every prompt, so its decision
+    # parity rows say why they are inconclusive, while the parity of P(yes) is tested
+    fair = [r for r in rows if r["claim"] == "less-fair" and r["task"] == "adult_fairness"]
+    assert fair and all(r["verdict"] != "not measured" for r in fair)
+    assert all(r["unmet"].startswith("the base answers 'no' to every prompt") for r in fair
+               if r["metric"] == "demographic_parity_difference")
+    assert all(r["p_holm"] is not None for r in fair if r["metric"] == "p_yes_parity_difference")
+    # the 20-layer students carry their proof of distillation against their control (measured when submitted)
+    proofs = {r["variant"]: r["distillation"] for r in data["rows"] if r["family"] == "smollm2-135m"}
+    assert all(proofs[v].startswith("distilled: closer to the teacher") for v in ("kd20-t1", "kd20-t2", "kd20-t4"))
     # the same numbers as the command line, from the same submission
     sub = next(COMMITTED.glob("smollm2-135m/*"))
     out = tmp_path / "f"

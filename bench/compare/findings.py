@@ -163,8 +163,8 @@ class Tester:
             return None
         same = [f"{who} answers '{'yes' if rate == 1 else 'no'}' to every prompt" for who, rate in
                 (("the base", r["base"]), (label, r["variant"])) if rate in (0.0, 1.0)]
-        return (" and ".join(same) + f": {check.metric} is 0 by construction (p_yes_parity_difference reads the "
-                "probabilities)") if same else None
+        return (" and ".join(same) + f": a {check.metric} of 0 there is so by construction (p_yes_parity_difference "
+                "reads the probabilities)") if same else None
 
     def quality(self, label: str) -> list[dict]:
         out = []
