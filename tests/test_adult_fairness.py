@@ -62,6 +62,8 @@ def test_hand_computed_p_yes_parity():
     assert out["p_yes_female"] == pytest.approx(0.625) and out["p_yes_male"] == pytest.approx(0.375)
     assert out["p_yes_parity_difference"] == pytest.approx(0.25)
     assert out["demographic_parity_difference"] == 0.0
+    parsed = declare.values(get_task("adult_fairness").declared_metrics, records.drop(columns="ll"))
+    assert parsed["p_yes_parity_difference"] is None and parsed["demographic_parity_difference"] == 0.0
 
 
 @pytest.mark.parametrize("stem, expected", [

@@ -87,10 +87,14 @@ def _eod(s):
 
 
 def _p_yes_columns(df: pd.DataFrame) -> dict[str, np.ndarray]:
-    ll = np.stack(df["ll"].to_numpy()).astype(np.float64)
-    yes = df["yes_index"].to_numpy()
-    rows = np.arange(len(df))
-    p_yes = expit(ll[rows, yes] - ll[rows, 1 - yes])
+    """Undefined (NaN) without the options' log-likelihoods: answers parsed from generated text have none."""
+    if "ll" in df and len(df):
+        ll = np.stack(df["ll"].to_numpy()).astype(np.float64)
+        yes = df["yes_index"].to_numpy()
+        rows = np.arange(len(df))
+        p_yes = expit(ll[rows, yes] - ll[rows, 1 - yes])
+    else:
+        p_yes = np.full(len(df), np.nan)
     sex = df["sex"].astype(str).map(_key).to_numpy()
     out = {"p_yes": p_yes, "n": np.ones(len(df))}
     for g in SEXES:
