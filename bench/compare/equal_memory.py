@@ -186,6 +186,6 @@ def distillation_proofs(members: list[Member], recorded: dict[str, dict] | None 
         if rec and rec.get("proof"):
             out[m.label] = report(rec)
         elif (recorded or {}).get(m.label):
-            out[m.label] = {**recorded[m.label], "source": "recorded by the submission (the student's folder is "
-                            "not on this machine)"}
+            out[m.label] = {**recorded[m.label], "source": "recorded by the submission; the student's folder is "
+                            "not on this machine"}
     return out
