@@ -283,8 +283,19 @@ def test_a_proof_recorded_by_a_submission_stands_in_for_an_absent_folder(tmp_pat
     members = [Member("kd", "student", "distill", 1, str(tmp_path / "gone")), Member("q", "quantized", "gptq", 1, None)]
     out = distillation_proofs(members, recorded)
     assert list(out) == ["kd"] and out["kd"]["verdict"] == recorded["kd"]["verdict"]
-    assert "recorded by the submission" in out["kd"]["source"]
+    assert "as recorded in the submission" in out["kd"]["source"]
     assert distillation_proofs(members) == {}
+    # the folder is here but its control is not: the recorded comparison with the control is the fuller proof
+    from bench.compress.distill.proof import summarize
+
+    scores = {"kl": [2.0, 3.0], "nll": [8.0, 9.0], "teacher_nll": [6.0, 6.0], "tokens": [4, 5]}
+    folder = _folder(tmp_path, "kd", {"kind": "distilled", "control_key": "0123456789abcdef", "proof": {
+        "t": {"documents_sha256": "d", **summarize(scores), "per_document": scores}}})
+    members[0] = Member("kd", "student", "distill", 1, str(folder))
+    assert distillation_proofs(members)["kd"]["control"] is None
+    assert list(distillation_proofs(members, recorded)["kd"]["held_out"]) == ["t"]  # neither has a control: here's
+    recorded["kd"]["versus"] = {"t": {}}
+    assert "source" in distillation_proofs(members, recorded)["kd"]
 
 
 def test_cli_pair_errors_exit_2_and_write_nothing(tmp_path, capsys):

@@ -175,7 +175,8 @@ def compare_pairs(planned: list[tuple[tuple[Member, Member, str], list[Triple]]]
 
 def distillation_proofs(members: list[Member], recorded: dict[str, dict] | None = None) -> dict:
     """Each student's proof of distillation (held-out KL and perplexity, vs its control): measured from its
-    folder here, else as `recorded` by the submission its runs come from (marked as such)."""
+    folder here, unless the submission its runs come from `recorded` one and this machine cannot compare with the
+    control (its folder absent, or its control's): the recorded one is then shown, marked as such."""
     from bench.compress.distill.proof import read_provenance, report
 
     out = {}
@@ -183,9 +184,10 @@ def distillation_proofs(members: list[Member], recorded: dict[str, dict] | None 
         if m.role != "student":
             continue
         rec = read_provenance(Path(m.model)) if m.model else None
-        if rec and rec.get("proof"):
-            out[m.label] = report(rec)
-        elif (recorded or {}).get(m.label):
-            out[m.label] = {**recorded[m.label], "source": "recorded by the submission; the student's folder is "
-                            "not on this machine"}
+        here = report(rec) if rec and rec.get("proof") else None
+        kept = (recorded or {}).get(m.label)
+        if kept and (here is None or (not here.get("versus") and kept.get("versus"))):
+            out[m.label] = {**kept, "source": "as recorded in the submission, not measured again here"}
+        elif here is not None:
+            out[m.label] = here
     return out
