@@ -190,7 +190,9 @@ def compare(args) -> int:
         comparisons.append(comparison)
     crossed = cross_task(paired, cfg)
     sizes = sizes_of(list(cache.values()), known)
-    variant_pairs = equal_memory.compare_pairs(planned, cfg, recorded) if planned else []
+    members = {p.variant.label: equal_memory.member(p.variant, known.get(p.variant.label)) for p in paired}
+    proofs = equal_memory.distillation_proofs(list(members.values()), recorded)
+    variant_pairs = equal_memory.compare_pairs(planned, cfg, proofs) if planned else []
     mechanism_docs = []
     if args.cka:
         mechanism_docs = mechanism.analyse(paired, limit=args.cka_items, seed=args.seed, pool=args.cka_pool)
@@ -226,8 +228,7 @@ def compare(args) -> int:
                 d["plots"] = paths
     doc = report.document(comparisons, cfg, crossed)
     doc["variant_pairs"] = variant_pairs
-    members = {p.variant.label: equal_memory.member(p.variant, known.get(p.variant.label)) for p in paired}
-    doc["distillation"] = equal_memory.distillation_proofs(list(members.values()), recorded)
+    doc["distillation"] = proofs
     if terminal:
         from bench.compress.distill.proof import lines
 

@@ -162,14 +162,16 @@ def verdict(a: Member, b: Member, why: str, comparisons: list[dict], tests: list
 
 
 def compare_pairs(planned: list[tuple[tuple[Member, Member, str], list[Triple]]], cfg: dict,
-                  recorded: dict[str, dict] | None = None) -> list[dict]:
+                  proofs: dict[str, dict] | None = None) -> list[dict]:
+    """Each planned pair compared, with its students' `proofs` (distillation_proofs, computed once per family)."""
+    proofs = proofs or {}
     out = []
     for (ma, mb, why), trips in planned:
         comparisons = [compare_variants(t, cfg) for t in trips]
         tests = verdict_tests(comparisons, cfg)
         out.append({"a": asdict(ma), "b": asdict(mb), "why": why, "comparisons": comparisons,
                     "verdict_tests": tests, "verdict": verdict(ma, mb, why, comparisons, tests, cfg),
-                    "distillation": distillation_proofs([ma, mb], recorded)})
+                    "distillation": {m.label: proofs[m.label] for m in (ma, mb) if m.label in proofs}})
     return out
 
 
