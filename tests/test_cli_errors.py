@@ -62,6 +62,15 @@ def test_wrong_option_is_one_line(args, words):
     refused(cli(*args), *words)
 
 
+@pytest.mark.parametrize("flag, value", [("--resamples", "0"), ("--alpha", "1.0"), ("--power", "0.0")])
+def test_statistical_flags_are_checked_before_any_run_is_read(tmp_path, flag, value):
+    out = tmp_path / "out"
+    for command in (["compare", str(tmp_path / "a"), str(tmp_path / "b")],
+                    ["findings", "--family", "f", "--runs", str(tmp_path / "runs")]):
+        refused(cli(*command, "--out", str(out), flag, value), flag, f"(got {value})")
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("device, words", [("tpu", ["--device 'tpu'", "cuda:N"]), ("cuda:99", ["--device cuda:99"])])
 def test_bad_device_is_refused_before_work(tmp_path, device, words):
     out = tmp_path / "runs"

@@ -20,3 +20,13 @@ def out_folder(path: Path | None, flag: str = "--out") -> None:
     from bench.safepath import check_writable
 
     check_writable(path, flag)
+
+
+def stat_flags(resamples: int, alpha: float, power: float) -> None:
+    """The statistical flags `compare` and `findings` share, checked before any run is read."""
+    if resamples < 1:
+        raise UserError(f"--resamples must be positive (got {resamples})")
+    if not 0 < alpha < 1:
+        raise UserError(f"--alpha must lie in (0, 1) (got {alpha})")
+    if not 0 < power < 1:
+        raise UserError(f"--power must lie in (0, 1) (got {power})")

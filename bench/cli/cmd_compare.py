@@ -145,13 +145,10 @@ def cka_line(d: dict) -> str:
 def compare(args) -> int:
     if args.cka_items < MIN_CKA_ITEMS:
         raise UserError(f"--cka-items must be at least {MIN_CKA_ITEMS} (got {args.cka_items})")
-    if args.resamples < 1:
-        raise UserError(f"--resamples must be positive (got {args.resamples})")
-    if not 0 < args.alpha < 1:
-        raise UserError(f"--alpha must lie in (0, 1) (got {args.alpha})")
-    if not 0 < args.power < 1:
-        raise UserError(f"--power must lie in (0, 1) (got {args.power})")
-    from bench.cli.checks import out_folder
+    from bench.cli.checks import out_folder, stat_flags
+
+    stat_flags(args.resamples, args.alpha, args.power)
+
     from bench.compare import equal_memory, mechanism, pairing, report, table
     from bench.compare.render import print_comparison
     from bench.store.atomic import write_json

@@ -48,13 +48,10 @@ def load_family(args):
 
 
 def findings(args) -> int:
-    if args.resamples < 1:
-        raise UserError(f"--resamples must be positive (got {args.resamples})")
-    if not 0 < args.alpha < 1:
-        raise UserError(f"--alpha must lie in (0, 1) (got {args.alpha})")
-    if not 0 < args.power < 1:
-        raise UserError(f"--power must lie in (0, 1) (got {args.power})")
-    from bench.cli.checks import out_folder
+    from bench.cli.checks import out_folder, stat_flags
+
+    stat_flags(args.resamples, args.alpha, args.power)
+
     from bench.compare import findings as F
     from bench.compare.report import settings
     from bench.store.atomic import write_bytes, write_json
