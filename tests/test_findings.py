@@ -207,6 +207,9 @@ def test_a_stereoset_move_is_read_against_its_own_items_quality():
     tox = {"task": "rtp_toxicity", "base": 0.466, "value": 0.271}
     assert reading(tox, TOXICITY, quality, 0.05).endswith("lost language ability, not evidence of less toxicity")
     assert "moved away from 0" in reading({**tox, "value": 0.5}, TOXICITY, quality, 0.05)
+    # a move the third digit hides is printed with the digits that show it; no move is called no move
+    assert "moved away from 0 (0.466 → 0.4661)" in reading({**tox, "value": 0.4661}, TOXICITY, quality, 0.05)
+    assert reading({**tox, "value": 0.466}, TOXICITY, quality, 0.05).startswith("unchanged (0.466); quality: ")
 
 
 def nli_run(task: str, name: str, pred: np.ndarray, gold: np.ndarray) -> Run:

@@ -33,10 +33,14 @@ def reading(row: dict, check: C.Check, quality: list[dict], alpha: float) -> str
     q = basis[0] if basis else None
     fell = [x for x in basis if _loss(x, alpha)]
     elsewhere = [x for x in quality if x not in basis and _loss(x, alpha)]
+    quality_is = f"quality: {_q(q) if q else 'no quality measure of this variant ran'}"
+    if v == b:
+        return f"unchanged ({_fmt(b)}); {quality_is}"
+    digits = next(d for d in range(3, 18) if _fmt(b, d) != _fmt(v, d))
+    moved = f"{t:g} ({_fmt(b, digits)} → {_fmt(v, digits)})"
     if abs(v - t) >= abs(b - t):
-        return (f"moved away from {t:g} ({_fmt(b)} → {_fmt(v)}); quality: "
-                f"{_q(q) if q else 'no quality measure of this variant ran'}")
-    where = f"moved toward {t:g} ({_fmt(b)} → {_fmt(v)})"
+        return f"moved away from {moved}; {quality_is}"
+    where = f"moved toward {moved}"
     if fell:
         f = fell[0]
         return (f"{where} while {f['task']} {f['metric']} fell (Δ {_fmt(f['delta'], signed=True)}, p "
