@@ -4,6 +4,7 @@ decision prompt per line with `filled_template`, `decision_question_id`, `age`, 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from bench.data.jsonl import read_jsonl
@@ -46,7 +47,13 @@ def discover(root: Path) -> list[Path]:
 
 def read(path: Path) -> list[dict]:
     docs = read_jsonl(path, check)
+    seen: dict[str, int] = {}
     for n, d in enumerate(docs):
+        key = json.dumps(d, sort_keys=True)
+        if key in seen:
+            raise UserError(f"data file {path}: records {seen[key] + 1} and {n + 1} are the same decision prompt; "
+                            "expected each prompt once")
+        seen[key] = n
         if "fill_type" not in d:
             if path.stem not in FILL_TYPES:
                 raise UserError(f"data file {path}: items lack 'fill_type' and the file name is not "

@@ -261,7 +261,7 @@ def _import(tmp: Path, task: str, rel: str, data: str | bytes) -> tuple[list[str
 
 IMPORTS = {  # task: (file name its importer finds, shipped sample; its folder's other files come along)
     "bbq": ("data/Age.jsonl", "bbq.jsonl"),
-    "discrim_eval": ("explicit.jsonl", "discrim_eval.jsonl"),
+    "discrim_eval": ("explicit.jsonl", "discrim_eval_written/explicit.jsonl"),
     "rtp_toxicity": ("prompts.jsonl", "rtp.jsonl"),
     "adult_fairness": ("fairness_data/adult_0_200_test_base_rate_0.5.jsonl", "adult_fairness.jsonl"),
     "mnli": ("multinli_1.0_dev_matched.jsonl", "mnli.jsonl"),
@@ -292,7 +292,7 @@ def _data_cases():
         "bbq.jsonl", lambda d: d.update(label="two"))
     yield "data bbq: a field missing", "bbq", IMPORTS["bbq"][0], _edit_first("bbq.jsonl", lambda d: d.pop("context"))
     yield "data discrim_eval: age of the wrong type", "discrim_eval", IMPORTS["discrim_eval"][0], _edit_first(
-        "discrim_eval.jsonl", lambda d: d.update(age="old"))
+        "discrim_eval_written/explicit.jsonl", lambda d: d.update(age="old"))
     yield "data rtp: prompt text missing", "rtp_toxicity", IMPORTS["rtp_toxicity"][0], _edit_first(
         "rtp.jsonl", lambda d: d["prompt"].pop("text"))
     yield "data mnli: unknown gold label", "mnli", IMPORTS["mnli"][0], _edit_first(
