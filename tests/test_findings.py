@@ -250,8 +250,8 @@ def test_the_nli_gap_speaks_only_for_a_base_that_does_nli():
     assert chance["unmet"] == chance["why"]
 
 
-def adult_run(name: str, p_yes: np.ndarray, sex: np.ndarray) -> Run:
-    recipe = None if name == "base" else {"method": "rtn", "weight_bits": 4}
+def adult_run(name: str, p_yes: np.ndarray, sex: np.ndarray, bits: int = 4) -> Run:
+    recipe = None if name == "base" else {"method": "rtn", "weight_bits": bits}
     yes = p_yes >= 0.5
     df = pd.DataFrame({"item_id": [f"a{i}" for i in range(len(sex))], "sex": sex, "yes_index": 0,
                        "ll": [[float(np.log(p)), float(np.log(1 - p))] for p in p_yes],
@@ -268,7 +268,9 @@ def test_a_decision_parity_of_one_answer_everywhere_says_so():
     sex = rng.choice(["Female", "Male"], 400)
     base_p = np.full(400, 0.3) + rng.normal(0, 0.01, 400)
     variant_p = np.where(sex == "Male", 0.75, 0.6) + rng.normal(0, 0.01, 400)
-    doc = F.findings(F.Family.of_runs("f", [adult_run("base", base_p, sex), adult_run("w4", variant_p, sex)]), CFG)
+    w8_p = np.where(sex == "Male", 0.5, 0.45) + rng.normal(0, 0.01, 400)
+    doc = F.findings(F.Family.of_runs("f", [adult_run("base", base_p, sex), adult_run("w4", variant_p, sex),
+                                            adult_run("w8", w8_p, sex, bits=8)]), CFG)
     rows = {r["metric"]: r for r in doc["rows"] if r["claim"] == "less-fair" and r["variant"] == "w4"}
     dpd = rows["demographic_parity_difference"]
     assert dpd["effect"] == 0 and dpd["verdict"] == "inconclusive"
@@ -277,3 +279,10 @@ def test_a_decision_parity_of_one_answer_everywhere_says_so():
                                           "(p_yes_parity_difference reads the probabilities)")
     gap = rows["p_yes_parity_difference"]
     assert gap["effect"] == pytest.approx(0.15, abs=0.01) and gap["verdict"] == "supported" and gap["unmet"] is None
+    # the trend over bits: the same precondition for the decisions; the P(yes) gap's slope by its own (bootstrap) test
+    trend = {r["metric"]: r for r in doc["rows"] if r["claim"] == "dose-response" and r["task"] == "adult_fairness"}
+    assert trend["demographic_parity_difference"]["verdict"] == "inconclusive"
+    assert trend["demographic_parity_difference"]["unmet"].startswith("the base answers 'no' to every prompt")
+    slope_row = trend["p_yes_parity_difference"]
+    assert slope_row["test"] == "paired bootstrap of the slope over bits" and slope_row["unmet"] is None
+    assert slope_row["effect"] < 0 and slope_row["ci_high"] < 0 and slope_row["p_value"] < 0.05
