@@ -216,10 +216,11 @@ class Tester:
         cfg = self.cfg
         draws = np.full(cfg["n_resamples"], np.nan)
         p = float("nan")
+        permuted = m.value is not None and m.test != "bootstrap"  # the metric's declared test, as in `compare`
         if n and np.isfinite(observed) and enough_units(unit, n):
             draws = bootstrap(lambda w: slope(x, np.stack([evaluate(m, s, w) for s in st], axis=1)), n, unit=unit,
                               strata=strata, n_resamples=cfg["n_resamples"], seed=cfg["seed"])
-            if m.value is not None and m.test != "bootstrap":
+            if permuted:
                 null = permutation_null([s.sums for s in st], m.value, x, n, unit=unit,
                                         n_permutations=cfg["n_resamples"], seed=cfg["seed"])
                 p = permutation_p(null, observed)
@@ -227,8 +228,8 @@ class Tester:
                 p = recentred_p(draws, observed)
         lo, hi = percentile_interval(draws, cfg["confidence"])
         se = bootstrap_se(draws)
-        row.update(test="paired permutation of the slope over bits" if m.value is not None and m.test != "bootstrap"
-                   else "paired bootstrap of the slope over bits", effect=clean(observed), ci_low=clean(lo),
+        row.update(test=f"paired {'permutation' if permuted else 'bootstrap'} of the slope over bits",
+                   effect=clean(observed), ci_low=clean(lo),
                    ci_high=clean(hi), p_value=clean(p), mde=clean(normal_mde(se, cfg["alpha"], cfg["power"])),
                    n_units=int(len(np.unique(unit))), base=clean(values[0]), value=clean(values[-1]),
                    evidence={"bits": x.tolist(), "values": [clean(v) for v in values], "unit": "per weight bit"})
