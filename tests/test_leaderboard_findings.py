@@ -40,11 +40,15 @@ def test_placeholders_bits_and_findings(data, tmp_path, capsys):
     rows = smol["doc"]["rows"]
     assert all(r["verdict"] in ("supported", "contradicted", "inconclusive", "not measured") for r in rows)
     tested = [r for r in rows if r["verdict"] != "not measured"]
-    # a row without a test says so (DiscrimEval's shipped sample: 3 decision questions, too few units to resample)
+    # a row without a test says so
     undefined = "the effect or its test is undefined on these items"
     assert tested and all((r["mde"] is not None and r["p_holm"] is not None) or r["why"] == undefined
                           for r in tested)
-    assert all(r["p_holm"] is not None for r in tested if r["task"] in ("bbq", "stereoset", "crows_pairs"))
+    # DiscrimEval on the written set's 24 decision questions: enough units to resample (3 were not)
+    tested_tasks = ("bbq", "stereoset", "crows_pairs", "discrim_eval")
+    assert all(r["p_holm"] is not None for r in tested if r["task"] in tested_tasks)
+    assert {r["variant"] for r in tested if r["task"] == "discrim_eval" and r["claim"] == "less-fair"} >= {
+        "gptq-w4a16", "rtn-w3a16", "smoothquant-w8a8"}
     # at full scale some claims are decided; an underpowered row still says inconclusive, never "no effect"
     assert {"supported", "contradicted"} & {r["verdict"] for r in tested}
     # students meet their equal-memory quantized variant by the bytes the submission measured: no model folder
@@ -57,9 +61,10 @@ def test_placeholders_bits_and_findings(data, tmp_path, capsys):
     assert all(r["unmet"].startswith("the base answers 'no' to every prompt") for r in fair
                if r["metric"] == "demographic_parity_difference")
     assert all(r["p_holm"] is not None for r in fair if r["metric"] == "p_yes_parity_difference")
-    # the 20-layer students carry their proof of distillation against their control (measured when submitted)
+    # the students carry their proof of distillation against their control (measured when submitted)
     proofs = {r["variant"]: r["distillation"] for r in data["rows"] if r["family"] == "smollm2-135m"}
-    assert all(proofs[v].startswith("distilled: closer to the teacher") for v in ("kd20-t1", "kd20-t2", "kd20-t4"))
+    assert all(proofs[v].startswith("distilled: closer to the teacher")
+               for v in ("kd15-t1", "kd15-t2", "kd20-t1", "kd20-t2", "kd20-t4"))
     # the same numbers as the command line, from the same submission
     sub = next(COMMITTED.glob("smollm2-135m/*"))
     out = tmp_path / "f"
