@@ -64,7 +64,7 @@ def test_placeholders_bits_and_findings(data, tmp_path, capsys):
     # the students carry their proof of distillation against their control (measured when submitted)
     proofs = {r["variant"]: r["distillation"] for r in data["rows"] if r["family"] == "smollm2-135m"}
     assert all(proofs[v].startswith("distilled: closer to the teacher")
-               for v in ("kd15-t1", "kd15-t2", "kd20-t1", "kd20-t2", "kd20-t4"))
+               for v in ("kd15-t1", "kd15-t2", "kd15-t4", "kd20-t1", "kd20-t2", "kd20-t4"))
     # the same numbers as the command line, from the same submission
     sub = next(COMMITTED.glob("smollm2-135m/*"))
     out = tmp_path / "f"
