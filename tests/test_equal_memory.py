@@ -134,6 +134,33 @@ def test_closeness_keeps_its_level_when_a_and_b_are_exchangeable():
     assert rejected / sims <= 0.1
 
 
+def test_closeness_of_a_bootstrap_metric_uses_the_recentred_bootstrap():
+    """A `statistic` metric (no sums to swap, as HolisticBias's) once crashed the closeness test: it takes the
+    recentred bootstrap p of the same joint draws, recomputed here from the weights; a null copy gives p = 1."""
+    from bench.compare.versus import closeness_row
+    from bench.metrics.declare import Metric
+    from bench.stats.resample import bootstrap_weights, recentred_p
+
+    def mean_x(records):
+        x = records["x"].to_numpy(float)
+        return lambda w: (w @ x) / w.sum(axis=1)
+    metric = Metric("mean_x", columns=lambda r: {"n": np.ones(len(r))}, statistic=mean_x, test="bootstrap")
+    rng = np.random.default_rng(7)
+    n = 80
+    base = pd.DataFrame({"x": rng.normal(0, 1, n)})
+    a = pd.DataFrame({"x": base["x"] + rng.normal(0.05, 0.2, n)})
+    b = pd.DataFrame({"x": base["x"] + rng.normal(0.6, 0.2, n)})
+    cfg = report.settings(n_resamples=400, seed=2, correction="holm")
+    row = closeness_row(metric, base, a, b, cfg)
+    w = bootstrap_weights(np.random.default_rng(2), 400, np.arange(n), n, None)
+    val = {k: mean_x(f)(w) for k, f in (("base", base), ("a", a), ("b", b))}
+    draws = np.abs(val["b"] - val["base"]) - np.abs(val["a"] - val["base"])
+    assert row["delta"] == pytest.approx(abs(b.x.mean() - base.x.mean()) - abs(a.x.mean() - base.x.mean()))
+    assert row["p_value"] == pytest.approx(recentred_p(draws, row["delta"]))
+    assert row["significant"] and row["closer"] == "a"
+    assert closeness_row(metric, base, a, a.copy(), cfg)["p_value"] == 1.0
+
+
 # -- the pairing ------------------------------------------------------------------------------------------------
 
 

@@ -1,10 +1,14 @@
 """Suites: validated, per-task limits and options, the command line's values winning."""
 
+from pathlib import Path
+
 import pytest
 
 from bench.errors import UserError
 from bench.exec.local import RunOptions
 from bench.exec.suite import load_suite, suite_runs
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_default_suite_names_every_task():
@@ -49,3 +53,18 @@ def test_suite_end_to_end(tmp_path):
 
     assert (the_run(tmp_path / "runs" / "tiny-llama" / "bbq") / "manifest.json").is_file()
     assert (the_run(tmp_path / "runs" / "tiny-llama" / "crows_pairs") / "manifest.json").is_file()
+
+
+def test_quant_vs_distill_suite_is_the_leaderboards_and_offline():
+    """The matrix's suite repeats the full-* suites' entries (so its full run lands in their run folders), names
+    every task, and scores toxicity with a classifier that needs nothing downloaded."""
+    from bench.exec.plan import load_matrix
+    from bench.tasks.registry import list_tasks
+    entries = load_matrix(REPO / "configs/matrices/quant-vs-distill-smollm2.yaml").task_entries()
+    assert set(entries) == {t.name for t in list_tasks()}
+    for part in ("full-core", "full-tox-fair", "full-adult-zeroshot", "full-nli"):
+        for name, entry in load_suite(str(REPO / f"configs/suites/{part}.yaml")).tasks.items():
+            assert entries[name] == entry, (part, name)
+    classifiers = {n: e.options["classifier"] for n, e in entries.items() if "classifier" in e.options}
+    assert set(classifiers) == {"rtp_toxicity", "bold"}
+    assert all(c.startswith("builtin:") for c in classifiers.values())

@@ -187,5 +187,6 @@ def print_variant_pair(vp: dict, settings: dict, all_metrics: bool = False) -> N
         console.print(f"distillation proof of {escape(label)}:")
         for line in lines(proof):
             console.print("  " + escape(line))
-    console.print(f"p: the metric's test (B − A) and a paired permutation swapping A and B per unit (closer), "
+    console.print(f"p: the metric's test (B − A) and a paired permutation swapping A and B per unit (closer; the "
+                  "paired bootstrap where the metric declares it), "
                   f"{settings['correction']}-corrected across groups; * significant; CI: paired bootstrap.")

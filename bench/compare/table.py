@@ -145,7 +145,8 @@ def markdown(table: pd.DataFrame, correction: str = "holm") -> str:
     if table["comparison"].isin(list(PAIR_SUFFIX)).any():
         notes.append("A vs B rows: (B − A) is the direct paired difference (base column: A, variant value: B); "
                      "(|Δ_B| − |Δ_A|) compares their distances from the shared base (base column: |Δ_A|, variant "
-                     "value: |Δ_B|; positive: A stays closer), p from a paired permutation swapping A and B.")
+                     "value: |Δ_B|; positive: A stays closer), p from a paired permutation swapping A and B "
+                     "(the paired bootstrap where the metric declares it).")
     return "\n".join(lines + [""] + notes + [f"- {s}" for s in _skips(table)]) + "\n"
 
 

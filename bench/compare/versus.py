@@ -9,14 +9,16 @@ report.py):
 - `closeness`: which of the two stays closer to the base: |Δ_B| − |Δ_A|, where Δ_X = metric(X) − metric(base);
   positive means A is closer. The interval is the paired bootstrap over the metric's own unit, the three runs
   resampled together (the same unit weights for base, A and B); the p is a paired permutation that swaps A's and
-  B's records within each unit, the base held fixed (null: A and B are exchangeable, so neither is closer).
+  B's records within each unit, the base held fixed (null: A and B are exchangeable, so neither is closer), or,
+  for a metric that declares the bootstrap (a `statistic` has no sums to swap; a level shift breaks the swap's
+  exchangeability), the recentred paired bootstrap p of those same draws.
 
 `base` and `variant` in a `direct` row are A's and B's values; in a `closeness` row |Δ_A| and |Δ_B|.
 Comparison document (one per task and pair, inside compare.json's "variant_pairs"):
 {"task", "base": RUN, "a": RUN, "b": RUN, "n_items", "excluded_nonfinite", "group_fields", "skipped",
  "metrics": [{"name", "headline", "test", "ci", "resampling",
               "direct": {"overall": ROW, "by_group", "n_significant_groups", "n_groups_tested"},
-              "closeness": {"test": "paired_permutation", "overall": ROW, "by_group", ...}}],
+              "closeness": {"test": "paired_permutation" or "paired_bootstrap", "overall": ROW, "by_group", ...}}],
  "flips": FLIPS between A and B (report.compare_flips, A as "base")}
 """
 
@@ -45,11 +47,27 @@ from bench.stats.resample import (
     percentile_interval,
     permutation_null,
     permutation_p,
+    recentred_p,
 )
 
 
 def _add(x: dict, y: dict) -> dict:
     return {k: x[k] + y[k] for k in x}
+
+
+def closeness_test(metric: Metric) -> str:
+    return TESTS["bootstrap" if metric.test == "bootstrap" else "permutation"]
+
+
+def _swap_p(metric: Metric, sa, sv, vb: float, delta: float, unit, cfg: dict) -> float:
+    """Permutation p of |Δ_B| − |Δ_A|: A's and B's records trade places within each swapped unit."""
+    def swapped(s):
+        pa, pv = _add(sa.sums(1 - s), sv.sums(s)), _add(sv.sums(1 - s), sa.sums(s))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (np.abs(np.asarray(metric.value(pv), float) - vb)
+                    - np.abs(np.asarray(metric.value(pa), float) - vb))
+    null = permutation_null(swapped, len(sa.x), unit=unit, n_permutations=cfg["n_resamples"], seed=cfg["seed"])
+    return permutation_p(null, delta)
 
 
 def closeness_row(metric: Metric, base: pd.DataFrame, a: pd.DataFrame, b: pd.DataFrame, cfg: dict) -> dict:
@@ -68,14 +86,7 @@ def closeness_row(metric: Metric, base: pd.DataFrame, a: pd.DataFrame, b: pd.Dat
             return lambda w: np.abs(evaluate(metric, s, w) - evaluate(metric, sb, w))
         draws = paired_bootstrap(gap(sa), gap(sv), n, unit=unit, strata=strata, n_resamples=cfg["n_resamples"],
                                  seed=cfg["seed"])
-
-        def swapped(s):
-            pa, pv = _add(sa.sums(1 - s), sv.sums(s)), _add(sv.sums(1 - s), sa.sums(s))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return (np.abs(np.asarray(metric.value(pv), float) - vb)
-                        - np.abs(np.asarray(metric.value(pa), float) - vb))
-        null = permutation_null(swapped, n, unit=unit, n_permutations=cfg["n_resamples"], seed=cfg["seed"])
-        p = permutation_p(null, delta)
+        p = recentred_p(draws, delta) if metric.test == "bootstrap" else _swap_p(metric, sa, sv, vb, delta, unit, cfg)
     lo, hi = percentile_interval(draws, cfg["confidence"])
     se = bootstrap_se(draws)
     counted = int(((sb.x != 0).any(axis=1) | (sa.x != 0).any(axis=1) | (sv.x != 0).any(axis=1)).sum())
@@ -108,7 +119,7 @@ def compare_variants(trip: Triple, cfg: dict) -> dict:
             "name": m.name, "headline": m.headline, "test": TESTS[m.test], "ci": "paired_bootstrap",
             "resampling": resampling(m),
             "direct": grouped(lambda fr, keep, m=m: paired_row(m, fr[1], fr[2], cfg, keep), frames, fields, cfg),
-            "closeness": {"test": "paired_permutation",
+            "closeness": {"test": closeness_test(m),
                           **grouped(lambda fr, keep, m=m: closeness_row(m, fr[0], fr[1], fr[2], cfg), frames,
                                     fields, cfg)}})
     pred = "choice" if generative(between) else "pred"
