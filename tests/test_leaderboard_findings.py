@@ -27,8 +27,8 @@ def test_placeholders_bits_and_findings(data, tmp_path, capsys):
     fams = {r["family"]: r["placeholder"] for r in data["rows"]}
     assert fams == {"smollm2-135m": False, "gemma3-270m": False, "tiny-llama-random-weights": True}
     for r in data["rows"]:
-        if r["kind"] == "quantized":  # the recipe's: SmoothQuant W8A8 quantizes activations, the rest are a16
-            assert r["activation_bits"] == (8 if r["method"] == "SmoothQuant" else 16), r["id"]
+        if r["kind"] == "quantized":  # the recipe's: SmoothQuant W8A8 and FP8 quantize activations, the rest are a16
+            assert r["activation_bits"] == (8 if r["method"] in ("SmoothQuant", "FP8") else 16), r["id"]
         if r["kind"] == "base":  # SmolLM2's ran in fp32, Gemma 3's in bf16 (configs/matrices/gemma3-quant.yaml)
             assert r["activation_bits"] == (16 if r["family"] == "gemma3-270m" else 32), r["id"]
     by_family = {f["family"]: f for f in data["findings"]}
