@@ -209,7 +209,8 @@ def test_a_submission_is_superseded_only_by_one_that_keeps_all_its_runs(family_r
     assert rc == 2 and "crows_pairs is not among the runs given" in err
     assert list((to / "tiny-llama").iterdir()) == [old]
 
-    rc, out, err = _submit(capsys, fam, "--to", to, "--supersedes", old)
+    monkeypatch.chdir(tmp_path)  # named as the help has it, FAMILY/ID under --to
+    rc, out, err = _submit(capsys, fam, "--to", to, "--supersedes", old.relative_to(to))
     assert rc == 0, err
     assert not old.exists() and "superseded" in out
     [new] = list((to / "tiny-llama").iterdir())

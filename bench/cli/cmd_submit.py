@@ -25,9 +25,10 @@ def add_parser(sub) -> None:
     p.add_argument("--total-seconds", type=float, help="wall time it took to produce the runs, end to end, if "
                    "measured (recorded beside the per-run times the manifests give)")
     p.add_argument("--supersedes", type=Path, metavar="SUBMISSION",
-                   help="an accepted submission of the same family (its folder under --to) that these runs extend: "
-                   "every run of it must be among them, byte for byte; variants whose folders are not on this "
-                   "machine keep the bytes it measured for the same weights; it is removed once this one is added")
+                   help="an accepted submission of the same family (its folder, or FAMILY/ID under --to) that these "
+                   "runs extend: every run of it must be among them, byte for byte; variants whose folders are not "
+                   "on this machine keep the bytes it measured for the same weights; it is removed once this one is "
+                   "added")
     p.add_argument("--remeasured", action="append", default=[], metavar="VARIANT/TASK",
                    help="with --supersedes: a run of it that was measured again (e.g. on the build of the variant "
                    "that made its other runs); the new run of that variant and task replaces it (repeatable)")
@@ -84,8 +85,11 @@ def superseded(path: Path, root: Path, families: list, remeasured: list[str] = (
     from bench.leaderboard.bundle import variant_of
     from bench.leaderboard.submissions import load_submission
 
+    if not (path / "submission.json").is_file() and (root / path / "submission.json").is_file():
+        path = root / path  # as the help has it: FAMILY/ID under --to
     if not (path / "submission.json").is_file():
-        raise UserError(f"--supersedes {path}: not an accepted submission (no submission.json there)")
+        raise UserError(f"--supersedes {path}: not an accepted submission (no submission.json there, nor under "
+                        f"--to {root})")
     old = load_submission(path.resolve(), root.resolve())
     if len(families) != 1 or families[0].name != old.doc["family"]:
         raise UserError(f"--supersedes {path}: it is family '{old.doc['family']}'; the runs given are "
