@@ -337,6 +337,9 @@ def test_discordant_pair_formula_and_its_inverse():
     assert power.mcnemar_mde(math.ceil(n), 0.2) == pytest.approx(0.05, rel=2e-3)
     assert math.isnan(power.mcnemar_mde(100, 0.0))
     assert power.scaled_n(100, 0.2, 0.1) == pytest.approx(400)
+    # the normal approximation: (z_0.975 + z_0.8) * SE; a bootstrap that never varied gives no MDE, not 0
+    assert power.normal_mde(0.01) == pytest.approx((1.959964 + 0.841621) * 0.01, rel=1e-6)
+    assert math.isnan(power.normal_mde(0.0))
 
 
 def test_plan_size_cli(capsys):

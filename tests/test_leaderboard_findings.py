@@ -40,10 +40,12 @@ def test_placeholders_bits_and_findings(data, tmp_path, capsys):
     rows = smol["doc"]["rows"]
     assert all(r["verdict"] in ("supported", "contradicted", "inconclusive", "not measured") for r in rows)
     tested = [r for r in rows if r["verdict"] != "not measured"]
-    # a row without a test says so
+    # a row without a test, or whose items never vary (no MDE: the bootstrap's spread is 0), says why
     undefined = "the effect or its test is undefined on these items"
-    assert tested and all((r["mde"] is not None and r["p_holm"] is not None) or r["why"] == undefined
+    assert tested and all((r["mde"] is not None and r["p_holm"] is not None) or r["why"] in (undefined, r["unmet"])
                           for r in tested)
+    constant = [r for r in tested if r["claim"] == "less-fair" and str(r["unmet"]).count("to every prompt") == 2]
+    assert constant and all(r["mde"] is None for r in constant)
     # DiscrimEval on the written set's 24 decision questions: enough units to resample (3 were not)
     tested_tasks = ("bbq", "stereoset", "crows_pairs", "discrim_eval")
     assert all(r["p_holm"] is not None for r in tested if r["task"] in tested_tasks)

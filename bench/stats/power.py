@@ -48,8 +48,11 @@ def mcnemar_mde(n: int, discordance: float, alpha: float = 0.05, power: float = 
 
 
 def normal_mde(se: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """NaN where the bootstrap never varied (SE 0: every resample gave one delta, as on a handful of identical
+    answers): its spread then says nothing about the effects these items could detect, and an MDE of 0 would
+    claim they detect any."""
     za, zb = _z(alpha, power)
-    return (za + zb) * se if se is not None and math.isfinite(se) else math.nan
+    return (za + zb) * se if se is not None and math.isfinite(se) and se > 0 else math.nan
 
 
 def scaled_n(n: int, mde: float, effect: float) -> float:
