@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from bench.cli.main import main
+from bench.compress.recipes import ACTIVATION_BITS
 from bench.leaderboard.aggregate import build_data, placeholder
 from bench.leaderboard.bundle import variant_of
 from bench.leaderboard.submissions import load_all
+from bench.leaderboard.variants import METHODS
 
 COMMITTED = Path(__file__).resolve().parents[1] / "leaderboard" / "submissions"
 MIN_VARIANTS = 8
@@ -26,9 +28,11 @@ def data() -> dict:
 def test_placeholders_bits_and_findings(data, tmp_path, capsys):
     fams = {r["family"]: r["placeholder"] for r in data["rows"]}
     assert fams == {"smollm2-135m": False, "gemma3-270m": False, "tiny-llama-random-weights": True}
+    a8 = {METHODS[m] for m in ACTIVATION_BITS}  # the recipes': SmoothQuant W8A8 and FP8; the rest are a16
+    assert a8 == {"SmoothQuant", "FP8"}
     for r in data["rows"]:
-        if r["kind"] == "quantized":  # the recipe's: SmoothQuant W8A8 and FP8 quantize activations, the rest are a16
-            assert r["activation_bits"] == (8 if r["method"] in ("SmoothQuant", "FP8") else 16), r["id"]
+        if r["kind"] == "quantized":
+            assert r["activation_bits"] == (8 if r["method"] in a8 else 16), r["id"]
         if r["kind"] == "base":  # SmolLM2's ran in fp32, Gemma 3's in bf16 (configs/matrices/gemma3-quant.yaml)
             assert r["activation_bits"] == (16 if r["family"] == "gemma3-270m" else 32), r["id"]
     by_family = {f["family"]: f for f in data["findings"]}
