@@ -50,6 +50,26 @@ def test_boundary_follows_lm_eval(tiny_backend):
     assert empty_ctx == [tiny_backend.tokenizer.bos_token_id]
 
 
+def test_batched_split_equals_one_call_per_text(tiny_backend):
+    """split_pairs encodes each distinct text once in one call per kind; lm-eval's split calls the tokenizer per
+    request (context, then context + continuation): the ids must not differ."""
+    from bench.models.tokens import split_pairs
+
+    tok, bos = tiny_backend.tokenizer, tiny_backend.tokenizer.bos_token_id
+    pairs = [(r.context, r.continuation) for r in REQUESTS] + [("Answer: ", "yes"), ("Answer:", " yes"),
+                                                                 ("  ", "only space"), ("", "hello")] * 2
+
+    def one_call_each(context, continuation):
+        stripped = context.rstrip()
+        continuation = context[len(stripped):] + continuation
+        if not stripped:
+            return [bos], tok(continuation, add_special_tokens=False)["input_ids"]
+        ctx = tok(stripped, add_special_tokens=True)["input_ids"]
+        return ctx, tok(stripped + continuation, add_special_tokens=True)["input_ids"][len(ctx):]
+
+    assert split_pairs(tok, bos, pairs) == [one_call_each(c, t) for c, t in pairs]
+
+
 def assert_packed_equals_single(backend, requests, tol: float) -> None:
     """The packed scorer, both ways (trees end to end without padding, and padded rows), against one sequence
     per option on the same requests."""

@@ -31,7 +31,7 @@ from bench.models.prefix_tree import ROW_TOKENS, PrefixTree, key_cost, rows_shar
 from bench.models.requests import GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult
 from bench.models.sampling import RowStop, SeededSampler, next_token  # noqa: F401  (next_token: tests use it here)
 from bench.models.shared_prefill import prefill
-from bench.models.tokens import split_pair
+from bench.models.tokens import split_pair, split_pairs
 
 
 class HFBackend(ChatMixin, BackendDefaults):
@@ -96,13 +96,12 @@ class HFBackend(ChatMixin, BackendDefaults):
         """Identical requests are scored once; requests whose contexts share a prefix are scored together as
         one token tree: each shared token once, each token attending to its own ancestors only (a tree mask),
         so k options cost one context, not k, and the questions asked of one passage cost one passage."""
-        encoded = [self.encode_pair(r.context, r.continuation) for r in requests]
-        for (_, cont), r in zip(encoded, requests, strict=True):
+        unique: dict[tuple[str, str], int] = {}
+        slot = [unique.setdefault((r.context, r.continuation), len(unique)) for r in requests]
+        pairs = split_pairs(self.tokenizer, self._prefix, list(unique))
+        for (_, cont), (_, continuation) in zip(pairs, unique, strict=True):
             if not cont:
-                raise ValueError(f"continuation {r.continuation!r} encodes to no tokens")
-        unique: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}
-        slot = [unique.setdefault((tuple(ctx), tuple(cont)), len(unique)) for ctx, cont in encoded]
-        pairs = [(list(ctx), list(cont)) for ctx, cont in unique]
+                raise ValueError(f"continuation {continuation!r} encodes to no tokens")
         scored = self._loglikelihood_unique(pairs, progress)
         return [scored[i] for i in slot]
 

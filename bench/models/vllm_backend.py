@@ -123,7 +123,9 @@ class VLLMBackend(ChatMixin, BackendDefaults):
                 self._hf = HFBackend(self.ref, device=self.device, dtype=self.dtype, tokenizer=self.tokenizer,
                                      trust_remote_code=self._trust)
             return self._hf.loglikelihood(requests, progress)
-        pairs = [self.encode_pair(r.context, r.continuation) for r in requests]
+        from bench.models.tokens import split_pairs
+
+        pairs = split_pairs(self.tokenizer, self._prefix, [(r.context, r.continuation) for r in requests])
         unique = list(dict.fromkeys((tuple(c), tuple(t)) for c, t in pairs))
         answers = self._worker.call({"op": "loglikelihood", "pairs": [[list(c), list(t)] for c, t in unique]})
         scored = {u: LoglikelihoodResult(*a) for u, a in zip(unique, answers["results"], strict=True)}
