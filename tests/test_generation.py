@@ -79,6 +79,38 @@ def test_top_p_keeps_the_nucleus_only():
     assert next_token(logits, 0.0, 0.9, gen) == 0
 
 
+@pytest.mark.parametrize("scale", [0.3, 1.0, 3.0, 8.0])
+def test_nucleus_without_sorting_draws_what_sort_and_multinomial_draw(scale):
+    """The fast sampler (top-k search for the nucleus, multinomial's exponential draws over it) against the plain
+    one on a 49k vocabulary: peaked and flat distributions (nucleus from 1 token to past the top-k tries, which
+    falls back to the sort), equal logits at the top, several temperatures and top-p, a stream of draws."""
+    from bench.models.sampling import NUCLEUS_TRIES, nucleus, reference_next_token
+
+    g = torch.Generator().manual_seed(int(scale * 10))
+    sizes = []
+    for case in range(12):
+        logits = torch.randn(49152, generator=g) * scale
+        if case % 4 == 0:
+            logits[:40] = logits.max()  # ties at the top, straddling some nuclei's edge
+        for temperature, top_p in [(1.0, 0.9), (0.7, 0.95), (1.3, 0.5), (1.0, 1.0)]:
+            a, b = torch.Generator().manual_seed(case), torch.Generator().manual_seed(case)
+            draws = [next_token(logits, temperature, top_p, a) for _ in range(4)]
+            assert draws == [reference_next_token(logits, temperature, top_p, b) for _ in range(4)]
+            found = nucleus(torch.softmax(logits / temperature, -1), top_p) if top_p < 1 else None
+            sizes.append(-1 if found is None else len(found))
+    if scale >= 3.0:
+        assert any(0 < s <= NUCLEUS_TRIES[0] for s in sizes)  # the fast path was taken
+    if scale == 0.3:
+        assert -1 in sizes  # a nucleus past the tries: the sort decided
+
+
+def test_sampling_a_nan_fails_as_multinomial_does():
+    logits = torch.zeros(49152)
+    logits[7] = float("nan")
+    with pytest.raises(RuntimeError):
+        next_token(logits, 1.0, 0.9, torch.Generator().manual_seed(0))
+
+
 def test_bad_settings_are_refused(tiny_backend):
     with pytest.raises(ValueError):
         tiny_backend.generate([GenerationRequest("x", max_new_tokens=0)])
