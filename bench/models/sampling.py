@@ -61,7 +61,7 @@ def next_token(logits, temperature: float, top_p: float, generator) -> int:
 
     The draw is torch.multinomial's own (argmax of p / q with q ~ Exp(1) drawn for the whole vocabulary), done
     over the nucleus only, which `nucleus` finds without sorting 49k probabilities when it is small: a sort and a
-    multinomial per token were 43% of RealToxicityPrompts' sampling time on SmolLM2. Same tokens as
+    multinomial per token were 43% of RealToxicityPrompts' generation time on SmolLM2. Same tokens as
     `reference_next_token` under the same generator (tests/test_generation.py)."""
     import torch
 
