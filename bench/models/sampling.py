@@ -62,7 +62,9 @@ def next_token(logits, temperature: float, top_p: float, generator) -> int:
     The draw is torch.multinomial's own (argmax of p / q with q ~ Exp(1) drawn for the whole vocabulary), done
     over the nucleus only, which `nucleus` finds without sorting 49k probabilities when it is small: a sort and a
     multinomial per token were 43% of RealToxicityPrompts' generation time on SmolLM2. Same tokens as
-    `reference_next_token` under the same generator (tests/test_generation.py)."""
+    `reference_next_token` under the same generator on a CPU, whose cumsum is sequential so a prefix's sums do
+    not depend on the length summed (tests/test_generation.py); CUDA's parallel cumsum may round differently,
+    which can move the nucleus's edge by one token where the mass before it is within rounding of top_p."""
     import torch
 
     if temperature == 0:
