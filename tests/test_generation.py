@@ -31,6 +31,24 @@ def test_same_text_whatever_the_batch(tiny_backend):
     assert all(t for t in together)
 
 
+def test_rows_drawn_in_parallel_draw_what_one_thread_draws():
+    """SeededSampler draws its rows on several threads on a CPU: each row's tokens are its own generator's."""
+    from bench.models.chat import Spec
+    from bench.models.sampling import SeededSampler
+
+    specs = [Spec(8, 1.0, 0.9, seed, ()) for seed in range(6)] + [Spec(8, 0.0, 1.0, 0, ())]
+    scores = torch.randn(7, 49152, generator=torch.Generator().manual_seed(3)) * 3
+
+    def steps(workers: int) -> list[list[int]]:
+        sampler = SeededSampler(specs, "cpu")
+        sampler.workers = workers
+        return [sampler(None, scores.clone()).argmax(-1).tolist() for _ in range(3)]
+
+    parallel = steps(3)
+    assert parallel == steps(1)
+    assert len({tuple(s[:6]) for s in parallel}) == 3  # the streams move on step by step
+
+
 def test_seed_fixes_the_stream(tiny_backend):
     a, b, c = tiny_backend.generate([sampled(1), sampled(1), sampled(2)])
     assert a == b

@@ -8,7 +8,10 @@ from bench.models.chat import Spec
 
 class SeededSampler:
     """Logits processor: rows with temperature > 0 are sampled with `next_token` from their own generator and
-    every other token is masked, so greedy selection returns the drawn token; greedy rows pass through."""
+    every other token is masked, so greedy selection returns the drawn token; greedy rows pass through.
+
+    On a CPU with several threads the rows are drawn in parallel (each row's draw is a serial 49k-element
+    exponential fill from its own generator, so the order rows are drawn in changes nothing)."""
 
     def __init__(self, specs: list[Spec], device: str):
         import torch
@@ -16,13 +19,23 @@ class SeededSampler:
         self.specs = specs
         self.gens = [torch.Generator(device=device).manual_seed(s.seed) if s.temperature > 0 else None
                      for s in specs]
+        self.workers = torch.get_num_threads() if device == "cpu" else 1
 
     def __call__(self, input_ids, scores):
         scores = scores.float()
-        for row, (spec, gen) in enumerate(zip(self.specs, self.gens, strict=True)):
-            if gen is None:
-                continue
-            tok = next_token(scores[row], spec.temperature, spec.top_p, gen)
+        rows = [row for row, gen in enumerate(self.gens) if gen is not None]
+
+        def draw(row: int) -> int:
+            return next_token(scores[row], self.specs[row].temperature, self.specs[row].top_p, self.gens[row])
+
+        if self.workers > 1 and len(rows) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(min(self.workers, len(rows))) as pool:
+                tokens = list(pool.map(draw, rows))
+        else:
+            tokens = [draw(row) for row in rows]
+        for row, tok in zip(rows, tokens, strict=True):
             scores[row] = float("-inf")
             scores[row, tok] = 0.0
         return scores
