@@ -3,6 +3,8 @@ row's text does not depend on its batch), nucleus sampling, and per-row stopping
 
 from __future__ import annotations
 
+import functools
+
 from bench.models.chat import Spec
 
 
@@ -29,16 +31,22 @@ class SeededSampler:
             return next_token(scores[row], self.specs[row].temperature, self.specs[row].top_p, self.gens[row])
 
         if self.workers > 1 and len(rows) > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(min(self.workers, len(rows))) as pool:
-                tokens = list(pool.map(draw, rows))
+            tokens = list(_pool(self.workers).map(draw, rows))
         else:
             tokens = [draw(row) for row in rows]
         for row, tok in zip(rows, tokens, strict=True):
             scores[row] = float("-inf")
             scores[row, tok] = 0.0
         return scores
+
+
+@functools.cache
+def _pool(workers: int):
+    """One thread pool per worker count for the process: a decoding step is milliseconds, too short to start
+    threads for."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(workers, thread_name_prefix="qdbench-sampler")
 
 
 class RowStop:
@@ -85,7 +93,7 @@ def next_token(logits, temperature: float, top_p: float, generator) -> int:
     probs = torch.softmax(logits / temperature, dim=-1)
     found = nucleus(probs, top_p) if top_p < 1 and bool(torch.isfinite(probs).all()) else None
     if found is None:
-        return reference_next_token(logits, temperature, top_p, generator)
+        return sort_and_draw(probs, top_p, generator)
     q = torch.empty_like(probs).exponential_(1, generator=generator)  # the draws multinomial makes
     idx = found.sort().values  # ascending: argmax keeps multinomial's first-index rule
     return int(idx[(probs[idx] / q[idx]).argmax()])
@@ -117,7 +125,12 @@ def reference_next_token(logits, temperature: float, top_p: float, generator) ->
 
     if temperature == 0:
         return int(logits.argmax())
-    probs = torch.softmax(logits / temperature, dim=-1)
+    return sort_and_draw(torch.softmax(logits / temperature, dim=-1), top_p, generator)
+
+
+def sort_and_draw(probs, top_p: float, generator) -> int:
+    import torch
+
     if top_p < 1:
         sorted_p, idx = probs.sort(descending=True)
         keep = (sorted_p.cumsum(-1) - sorted_p) < top_p

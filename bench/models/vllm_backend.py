@@ -30,6 +30,7 @@ from bench.models import vllm_formats
 from bench.models.backend import ALL_KINDS, BackendDefaults
 from bench.models.chat import ChatMixin, Spec, finish
 from bench.models.requests import GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult
+from bench.models.tokens import split_pair, split_pairs
 
 
 def vllm_python() -> str | None:
@@ -111,8 +112,6 @@ class VLLMBackend(ChatMixin, BackendDefaults):
         return defined_parameters(config, self._trust)
 
     def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
-        from bench.models.tokens import split_pair
-
         return split_pair(self.tokenizer, self._prefix, context, continuation)
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest], progress=None) -> list[LoglikelihoodResult]:
@@ -123,8 +122,6 @@ class VLLMBackend(ChatMixin, BackendDefaults):
                 self._hf = HFBackend(self.ref, device=self.device, dtype=self.dtype, tokenizer=self.tokenizer,
                                      trust_remote_code=self._trust)
             return self._hf.loglikelihood(requests, progress)
-        from bench.models.tokens import split_pairs
-
         pairs = split_pairs(self.tokenizer, self._prefix, [(r.context, r.continuation) for r in requests])
         unique = list(dict.fromkeys((tuple(c), tuple(t)) for c, t in pairs))
         answers = self._worker.call({"op": "loglikelihood", "pairs": [[list(c), list(t)] for c, t in unique]})
